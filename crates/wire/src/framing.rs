@@ -55,6 +55,9 @@ const MAX_TRACKED_NAME: usize = 64;
 enum Mode {
     /// Between requests: whitespace and blank lines are skipped.
     Idle,
+    /// Between requests, inside a UTF-8 byte order mark (`matched` bytes of it seen), which
+    /// some .NET writers put before each document.
+    ByteOrderMark { matched: usize },
     /// Inside a request whose bytes are kept.
     Collecting,
     /// Inside a request already answered for being too large; its bytes are not kept.
@@ -123,6 +126,7 @@ pub struct SocketFramer {
 }
 
 const CDATA_OPEN: &[u8] = b"[CDATA[";
+const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
 
 impl SocketFramer {
     pub fn new(limits: Limits) -> SocketFramer {
@@ -154,7 +158,7 @@ impl SocketFramer {
     /// Whether an unfinished request is waiting for more bytes. The server arms its partial
     /// timeout while this is true.
     pub fn has_partial(&self) -> bool {
-        !matches!(self.mode, Mode::Idle)
+        !matches!(self.mode, Mode::Idle | Mode::ByteOrderMark { .. })
     }
 
     /// Called when an unfinished request got no bytes for the partial timeout: answers it
@@ -163,7 +167,7 @@ impl SocketFramer {
     pub fn on_idle_timeout(&mut self) -> Option<Frame> {
         let mode = std::mem::replace(&mut self.mode, Mode::Idle);
         let frame = match mode {
-            Mode::Idle | Mode::Skipping => None,
+            Mode::Idle | Mode::ByteOrderMark { .. } | Mode::Skipping => None,
             Mode::Collecting => Some(Frame::Error(self.error_for_partial(
                 &self.buf,
                 "the request was left unfinished: no more bytes arrived",
@@ -193,7 +197,9 @@ impl SocketFramer {
                 if is_space(b) {
                     return;
                 }
-                if b == b'<' {
+                if b == BYTE_ORDER_MARK[0] {
+                    self.mode = Mode::ByteOrderMark { matched: 1 };
+                } else if b == b'<' {
                     self.reset_request();
                     self.mode = Mode::Collecting;
                     self.buf.push(b);
@@ -202,6 +208,21 @@ impl SocketFramer {
                     self.mode = Mode::Discarding {
                         pending: Some(WireError::malformed("the request is not XML")),
                     };
+                }
+            }
+            Mode::ByteOrderMark { matched } => {
+                if BYTE_ORDER_MARK.get(*matched) == Some(&b) {
+                    *matched += 1;
+                    if *matched == BYTE_ORDER_MARK.len() {
+                        self.mode = Mode::Idle;
+                    }
+                } else {
+                    self.mode = Mode::Discarding {
+                        pending: Some(WireError::malformed("the request is not XML")),
+                    };
+                    if is_line_end(b) {
+                        self.byte(b);
+                    }
                 }
             }
             Mode::Discarding { pending } => {
@@ -409,7 +430,8 @@ impl SocketFramer {
         }
         match self.mode {
             Mode::Collecting => {
-                let unfinished: Vec<u8> = self.buf.drain(..self.tag_start).collect();
+                let end = self.tag_start.min(self.buf.len());
+                let unfinished: Vec<u8> = self.buf.drain(..end).collect();
                 let e = self.error_for_partial(
                     &unfinished,
                     "the request was not finished before the next one began",
@@ -722,6 +744,19 @@ mod tests {
         f.push("z".repeat(100).as_bytes());
         assert_eq!(summary(&drain(&mut f)), ["16 A "]);
         assert_eq!(f.on_idle_timeout(), None);
+    }
+
+    #[test]
+    fn byte_order_marks_before_requests_are_skipped() {
+        let mut f = framer();
+        f.push(format!("\u{FEFF}{}\r\n\u{FEFF}{}\r\n", req("1"), req("2")).as_bytes());
+        // A broken mark is not XML.
+        f.push(b"\xEF\xBBx\r\n\xEF\n");
+        f.push(format!("{}\r\n", req("3")).as_bytes());
+        assert_eq!(
+            summary(&drain(&mut f)),
+            ["ok TEST 1", "ok TEST 2", "16  ", "16  ", "ok TEST 3"]
+        );
     }
 
     #[test]

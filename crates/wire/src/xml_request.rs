@@ -527,6 +527,12 @@ mod tests {
     }
 
     #[test]
+    fn leading_byte_order_mark_is_accepted() {
+        let r = parse("\u{FEFF}<TEST><REQUESTID>1</REQUESTID></TEST>").unwrap();
+        assert_eq!(r.request_type, "TEST");
+    }
+
+    #[test]
     fn line_ends_inside_values_are_normalized_as_xml_requires() {
         let r = parse("<TEST><REQUESTID>1</REQUESTID><USER1>a\r\nb</USER1></TEST>").unwrap();
         assert_eq!(r.get("USER1"), Some("a\nb"));
