@@ -115,7 +115,8 @@ impl Live {
         while from < end {
             let to = end.min(from + MAX_WINDOW);
             self.make_room(to);
-            let off = (from - begin) as usize;
+            // `first` may be negative (audio from before the start), so offset from it.
+            let off = (i128::from(from) - first) as usize;
             let src = &pcm[off..off + (to - from) as usize];
             let w = (from - self.base) as usize;
             for (slot, &s) in self.window[w..w + src.len()].iter_mut().zip(src) {
