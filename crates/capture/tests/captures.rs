@@ -19,7 +19,7 @@ fn gateway_call_without_bye() {
         s[0],
         (
             CALL_1.to_string(),
-            micros(1105725482.965944),
+            micros("1105725482.965944"),
             String::new(),
             "francisco".to_string()
         )
@@ -28,16 +28,16 @@ fn gateway_call_without_bye() {
         s[1],
         (
             CALL_2.to_string(),
-            micros(1105725507.631897),
+            micros("1105725507.631897"),
             "5514540002".to_string(),
             "francisco".to_string()
         )
     );
     // 200 OK at 8.477925 s (frame 498).
-    assert_eq!(answered(&events, CALL_1), Some(micros(1105725491.443869)));
+    assert_eq!(answered(&events, CALL_1), Some(micros("1105725491.443869")));
     assert_eq!(answered(&events, CALL_2), None);
     // No BYE: both end at the last packet of the file (34.908735 s).
-    let last = micros(1105725517.874679);
+    let last = micros("1105725517.874679");
     assert_eq!(
         ended(&events, CALL_1),
         Some((last, "end of capture".to_string()))
@@ -68,7 +68,7 @@ fn gateway_call_without_bye() {
 
     // Audio stays inside the answered call. Placement follows the RTP clock, which here
     // runs a fraction of a millisecond ahead of the capture clock by the end.
-    let answer = micros(1105725491.443869);
+    let answer = micros("1105725491.443869");
     for (at, _) in caller.iter().chain(&callee) {
         assert!(*at >= answer && *at < last + 20_000, "audio at {at}");
     }
@@ -136,7 +136,7 @@ fn same_sound_in_mulaw_and_alaw() {
         s[0],
         (
             first.into(),
-            micros(1480171979.666393),
+            micros("1480171979.666393"),
             "sipp".into(),
             "test".into()
         )
@@ -145,21 +145,21 @@ fn same_sound_in_mulaw_and_alaw() {
         s[1],
         (
             second.into(),
-            micros(1480171988.286194),
+            micros("1480171988.286194"),
             "sipp".into(),
             "test".into()
         )
     );
-    assert_eq!(answered(&events, first), Some(micros(1480171979.670743)));
-    assert_eq!(answered(&events, second), Some(micros(1480171988.290862)));
+    assert_eq!(answered(&events, first), Some(micros("1480171979.670743")));
+    assert_eq!(answered(&events, second), Some(micros("1480171988.290862")));
     // BYE at 8.503693 s; the second call runs to the end of the file.
     assert_eq!(
         ended(&events, first),
-        Some((micros(1480171988.170086), "BYE".to_string()))
+        Some((micros("1480171988.170086"), "BYE".to_string()))
     );
     assert_eq!(
         ended(&events, second),
-        Some((micros(1480171996.569179), "end of capture".to_string()))
+        Some((micros("1480171996.569179"), "end of capture".to_string()))
     );
 
     // One direction only: 10.0.2.15 (test, the callee) → 10.0.2.20:6000 (sipp's SDP).
@@ -191,16 +191,16 @@ fn sip_over_tcp_with_comfort_noise() {
         started(&events),
         vec![(
             id.to_string(),
-            micros(1311857686.562096),
+            micros("1311857686.562096"),
             "101".to_string(),
             "201".to_string()
         )]
     );
-    assert_eq!(answered(&events, id), Some(micros(1311857690.905636)));
+    assert_eq!(answered(&events, id), Some(micros("1311857690.905636")));
     // BYE from 201 at 6.500977 s.
     assert_eq!(
         ended(&events, id),
-        Some((micros(1311857693.057152), "BYE".to_string()))
+        Some((micros("1311857693.057152"), "BYE".to_string()))
     );
     // 10.33.6.100:6000 → 10.33.6.101:6050 (caller): 24 packets, 4 of them CN.
     // 10.33.6.101:6050 → 10.33.6.100:6000 (callee): 42 packets, 2 of them CN.
@@ -229,21 +229,21 @@ fn reinvite_to_opus() {
         started(&events),
         vec![(
             id.to_string(),
-            micros(1782336875.158999),
+            micros("1782336875.158999"),
             "alice".to_string(),
             "bob".to_string()
         )]
     );
-    assert_eq!(answered(&events, id), Some(micros(1782336875.161708)));
+    assert_eq!(answered(&events, id), Some(micros("1782336875.161708")));
     // The re-INVITE (1.731760 s) switches both directions to opus/48000 on PT 96. Before
     // it, 77 µ-law packets each way; the first at its capture time (0.226437 s from
     // 5094 → 5084, sent to bob: the caller's audio; 0.225458 s the other way). This
     // generator sent the 77 × 20 ms in 1.50 s, so placed by their RTP timestamps they end
     // up to 40 ms after their capture times, still within 50 ms of the re-INVITE.
-    let reinvite = micros(1782336876.668413);
+    let reinvite = micros("1782336876.668413");
     for (side, first) in [
-        (Side::Caller, micros(1782336875.163090)),
-        (Side::Callee, micros(1782336875.162111)),
+        (Side::Caller, micros("1782336875.163090")),
+        (Side::Callee, micros("1782336875.162111")),
     ] {
         let a = audio(&events, id, side);
         assert_eq!(a.len(), 77, "{side:?}: 77 µ-law packets");
@@ -276,7 +276,7 @@ fn reinvite_to_opus() {
     // BYE at 2.335848 s.
     assert_eq!(
         ended(&events, id),
-        Some((micros(1782336877.272501), "BYE".to_string()))
+        Some((micros("1782336877.272501"), "BYE".to_string()))
     );
 }
 
@@ -284,12 +284,12 @@ fn reinvite_to_opus() {
 fn opus_only_call_is_kept_without_audio() {
     let events = track(&capture("invite-opus-bye.pcap"));
     let id = "1-3811003@127.0.0.1";
-    assert_eq!(answered(&events, id), Some(micros(1782336735.421020)));
+    assert_eq!(answered(&events, id), Some(micros("1782336735.421020")));
     assert!(!events.iter().any(|e| matches!(e, MediaEvent::Audio { .. })));
     assert_eq!(undecodable(&events).len(), 2);
     assert_eq!(
         ended(&events, id),
-        Some((micros(1782336738.426415), "BYE".to_string()))
+        Some((micros("1782336738.426415"), "BYE".to_string()))
     );
 }
 

@@ -45,9 +45,14 @@ pub fn sox_table(name: &str) -> Vec<i16> {
         .collect()
 }
 
-/// Seconds since the epoch (as tshark prints frame.time_epoch) to microseconds.
-pub fn micros(epoch_secs: f64) -> Micros {
-    (epoch_secs * 1e6).round() as Micros
+/// Seconds since the epoch as tshark prints frame.time_epoch ("1105725491.443869") to
+/// microseconds, exactly (no floating point).
+pub fn micros(epoch: &str) -> Micros {
+    let (secs, frac) = epoch.split_once('.').unwrap_or((epoch, ""));
+    let frac = format!("{frac:0<6}");
+    let secs: Micros = secs.parse().expect("seconds");
+    let frac: Micros = frac[..6].parse().expect("fraction");
+    secs * 1_000_000 + frac
 }
 
 pub fn started(events: &[MediaEvent]) -> Vec<(String, Micros, String, String)> {
