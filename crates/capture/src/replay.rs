@@ -61,6 +61,7 @@ async fn run(
 
     let (tx, mut rx) = mpsc::channel::<RawPacket>(READ_AHEAD);
     let reader_stats = Arc::clone(&stats);
+    let path_for_log = path.to_path_buf();
     let reader_task = tokio::task::spawn_blocking(move || {
         for item in &mut reader {
             match item {
@@ -70,9 +71,13 @@ async fn run(
                     }
                 }
                 Err(damage) => {
-                    // Counted as one dropped packet; the capture ends here.
+                    // Counted as one dropped packet; the capture ends here, as a file cut
+                    // short while being written does.
                     reader_stats.dropped_packets.fetch_add(1, Ordering::Relaxed);
-                    let _ = damage;
+                    tracing::warn!(
+                        file = %path_for_log.display(),
+                        "{damage}; treating it as the end of the capture"
+                    );
                     return;
                 }
             }

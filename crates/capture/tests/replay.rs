@@ -80,3 +80,27 @@ async fn realtime_replay_takes_capture_time() {
     assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
     assert_eq!(events.len(), 2, "{events:?}"); // started, then ended at end of capture
 }
+
+#[tokio::test]
+async fn truncated_file_replays_to_its_damage() {
+    // Cut in the middle of the 200 OK's record: the call rang but was never answered.
+    let bytes = std::fs::read(capture("sip-call-rtp-g711.pcap")).expect("read");
+    let dir = std::env::temp_dir().join(format!("callvault-replay-cut-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let u32le = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+    let mut pos = 24;
+    for _ in 0..497 {
+        pos += 16 + u32le(&bytes[pos + 8..]);
+    }
+    let path = dir.join("cut.pcap");
+    std::fs::write(&path, &bytes[..pos + 100]).expect("write");
+    let (events, stats) = collect(&path, Speed::Max).await;
+    let snap = stats.snapshot();
+    assert_eq!(snap.state, CaptureState::Finished);
+    assert_eq!(snap.packets, 497);
+    assert_eq!(snap.dropped_packets, 1, "the cut record");
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(
+        matches!(&events[1], MediaEvent::DialogEnded { reason, .. } if reason == "end of capture")
+    );
+}
