@@ -29,12 +29,15 @@ mod live;
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
+use nix::fcntl::{Flock, FlockArg};
 use tokio::sync::oneshot;
 
 use crate::live::Live;
@@ -89,6 +92,8 @@ pub enum RecorderError {
     Corrupt { path: PathBuf, reason: &'static str },
     #[error("the recorder has stopped")]
     Stopped,
+    #[error("recordings directory {} is in use by another recorder", .0.display())]
+    Locked(PathBuf),
 }
 
 pub(crate) fn io_err(op: &'static str, path: &Path, source: io::Error) -> RecorderError {
@@ -129,8 +134,12 @@ enum Command {
 }
 
 /// Owns every open recording on a dedicated OS thread (blocking file I/O never runs on the
-/// async runtime). Clones share the thread; it stops when the last clone is dropped, after
-/// committing what is buffered (open recordings stay `.part` and are recovered next start).
+/// async runtime). Clones share the thread. Dropping the last clone stops it: what is
+/// buffered is committed and synced before the drop returns, and recordings still open stay
+/// `.part` files that the next start recovers.
+///
+/// Only one recorder at a time may use a directory (an exclusive lock on `<dir>/.lock`):
+/// a second one would "recover", and so delete, the segment files the first is writing.
 #[derive(Clone)]
 pub struct Recorder {
     inner: Arc<Inner>,
@@ -138,8 +147,23 @@ pub struct Recorder {
 
 struct Inner {
     // Unbounded so `audio` never blocks; the thread does little per packet and keeps up.
-    tx: mpsc::Sender<Command>,
+    // An Option only so Drop can close it before joining the thread.
+    tx: Option<mpsc::Sender<Command>>,
     dir: PathBuf,
+    thread: Option<std::thread::JoinHandle<()>>,
+    // Released after the thread has flushed (fields drop after `Drop::drop`).
+    _lock: Flock<File>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take()
+            && t.join().is_err()
+        {
+            tracing::error!("recorder thread panicked");
+        }
+    }
 }
 
 impl Recorder {
@@ -147,17 +171,20 @@ impl Recorder {
     /// the thread.
     pub fn start(dir: &Path) -> Result<(Recorder, Vec<Recovered>), RecorderError> {
         std::fs::create_dir_all(dir).map_err(|e| io_err("create recordings directory", dir, e))?;
+        let lock = lock_dir(dir)?;
         let recovered = finalize::recover_dir(dir)?;
         let (tx, rx) = mpsc::channel();
         let thread_dir = dir.to_owned();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("recorder".into())
             .spawn(move || run(thread_dir, rx))
             .map_err(|e| io_err("start recorder thread", dir, e))?;
         let rec = Recorder {
             inner: Arc::new(Inner {
-                tx,
+                tx: Some(tx),
                 dir: dir.to_owned(),
+                thread: Some(thread),
+                _lock: lock,
             }),
         };
         Ok((rec, recovered))
@@ -198,7 +225,8 @@ impl Recorder {
     }
 
     /// Writes what is buffered, finalizes to WAV lasting exactly until `end`, and answers
-    /// once the .wav is durable.
+    /// once the .wav is durable. The recording is closed even when this fails; its `.part`
+    /// then stays on disk and the next [`Recorder::start`] recovers it.
     pub async fn finish(&self, record_id: i64, end: Micros) -> Result<Finished, RecorderError> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Finish {
@@ -224,11 +252,13 @@ impl Recorder {
 
     /// True when the directory exists and a file can be created in it.
     pub fn path_usable(&self) -> bool {
-        let probe = self.inner.dir.join(format!(
-            ".probe-{}-{:?}",
-            std::process::id(),
-            Instant::now()
-        ));
+        // A name no recording uses and no other probe (other clone, other thread) shares.
+        static PROBES: AtomicU64 = AtomicU64::new(0);
+        let n = PROBES.fetch_add(1, Ordering::Relaxed);
+        let probe = self
+            .inner
+            .dir
+            .join(format!(".probe-{}-{n}", std::process::id()));
         match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -244,8 +274,28 @@ impl Recorder {
     }
 
     fn send(&self, cmd: Command) -> Result<(), RecorderError> {
-        self.inner.tx.send(cmd).map_err(|_| RecorderError::Stopped)
+        let tx = self.inner.tx.as_ref().ok_or(RecorderError::Stopped)?;
+        tx.send(cmd).map_err(|_| RecorderError::Stopped)
     }
+}
+
+/// Takes the directory's exclusive lock. flock is released by the kernel when the process
+/// dies, so a crash never leaves the directory locked.
+fn lock_dir(dir: &Path) -> Result<Flock<File>, RecorderError> {
+    let path = dir.join(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| io_err("open recordings directory lock", &path, e))?;
+    Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
+        if errno == nix::errno::Errno::EWOULDBLOCK {
+            RecorderError::Locked(dir.to_owned())
+        } else {
+            io_err("lock recordings directory", &path, io::Error::from(errno))
+        }
+    })
 }
 
 /// The recorder thread: applies commands in order and commits every COMMIT_INTERVAL.

@@ -166,7 +166,8 @@ fn broken_headers_are_set_aside() {
     fs::write(dir.path().join("3.part"), part_header(4, START)).unwrap(); // id mismatch
     fs::write(dir.path().join("notanid.part"), part_header(5, START)).unwrap();
     fs::write(dir.path().join("6.part"), part_header(6, START)).unwrap(); // valid, empty
-    let (_rec, recovered) = Recorder::start(dir.path()).unwrap();
+    let (rec, recovered) = Recorder::start(dir.path()).unwrap();
+    drop(rec);
     assert_eq!(recovered.len(), 1);
     assert_eq!(recovered[0].record_id, 6);
     assert_eq!(recovered[0].duration_ms, 0);

@@ -238,11 +238,14 @@ fn disk_space_and_path_usable() {
     assert!(total > 0 && free <= total);
     assert!(rec.path_usable());
     assert_eq!(
-        std::fs::read_dir(&sub).unwrap().count(),
+        std::fs::read_dir(&sub)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name() != ".lock")
+            .count(),
         0,
         "probe cleaned up"
     );
-    std::fs::remove_dir(&sub).unwrap();
+    std::fs::remove_dir_all(&sub).unwrap();
     assert!(!rec.path_usable());
     assert!(rec.disk_space().is_err());
 }
@@ -263,4 +266,40 @@ fn many_recordings_at_once() {
         let frames = read_wav(&done.path);
         assert_frames(&frames, |ch, _| ch == (id % 2) as usize);
     }
+}
+
+#[test]
+fn one_recorder_per_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rec, _) = Recorder::start(dir.path()).unwrap();
+    let rt = runtime();
+    rt.block_on(rec.open(1, START)).unwrap();
+    feed(&rec, 1, 0, 0, 4000);
+    assert!(matches!(
+        Recorder::start(dir.path()),
+        Err(RecorderError::Locked(_))
+    ));
+    assert!(dir.path().join("1.part").exists(), "left alone");
+    // Dropping the last handle flushes the open recording and frees the directory; the
+    // next start finalizes it with everything that was buffered.
+    let clone = rec.clone();
+    drop(rec);
+    assert!(matches!(
+        Recorder::start(dir.path()),
+        Err(RecorderError::Locked(_))
+    ));
+    drop(clone);
+    let (_rec, recovered) = Recorder::start(dir.path()).unwrap();
+    assert_eq!(recovered.len(), 1);
+    let frames = read_wav(&recovered[0].path);
+    assert_eq!(frames.len(), 4000);
+    assert_frames(&frames, |ch, _| ch == 0);
+}
+
+#[test]
+fn the_handle_can_be_shared_across_tasks() {
+    fn shareable<T: Send + Sync + Clone + 'static>() {}
+    shareable::<Recorder>();
+    fn error_is_sendable<T: Send + Sync + std::error::Error + 'static>() {}
+    error_is_sendable::<RecorderError>();
 }
