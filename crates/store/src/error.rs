@@ -1,0 +1,43 @@
+//! The store's errors. Messages name what failed, never a file path or a connection string,
+//! because they end up in API answers and logs that users see.
+
+use std::sync::Arc;
+
+/// Why a store operation failed.
+///
+/// `Clone` because one failed group commit is reported to every caller in the batch.
+#[derive(thiserror::Error, Debug, Clone)]
+pub enum StoreError {
+    /// `database` was neither a file path, a `sqlite:` URL nor a `postgres://` URL.
+    #[error(
+        "unsupported database location: expected a file path, a sqlite: URL or a postgres:// URL"
+    )]
+    UnsupportedDatabase,
+    /// The database answered with an error, or could not be reached.
+    #[error("database error: {0}")]
+    Database(#[source] Arc<sqlx::Error>),
+    /// The schema could not be brought up to date.
+    #[error("database migration failed: {0}")]
+    Migrate(#[source] Arc<sqlx::migrate::MigrateError>),
+    /// A row holds a value the model has no name for (written by something other than callvault).
+    #[error("corrupt row in {table}: {detail}")]
+    CorruptRow { table: &'static str, detail: String },
+    /// `TextField::User(n)` with `n` outside 1..=15.
+    #[error("there is no USER{0} field (USER1 to USER15)")]
+    UnknownUserField(u8),
+    /// The store was closed (or its writer stopped) before the write could be made durable.
+    #[error("the store is closed")]
+    Closed,
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Database(Arc::new(e))
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migrate(Arc::new(e))
+    }
+}

@@ -1,0 +1,435 @@
+//! SQL text and the mapping between rows and the model, written once for both backends.
+//!
+//! Both SQLite and PostgreSQL accept `$n` placeholders and `INSERT .. ON CONFLICT .. DO
+//! UPDATE`, so the statements are the same text; the functions here are generic over the
+//! sqlx database and the backends only differ in which pool runs them.
+
+use std::sync::LazyLock;
+
+use sqlx::query::Query;
+use sqlx::{ColumnIndex, Database, Decode, Encode, QueryBuilder, Row, Type};
+
+use crate::StoreError;
+use crate::model::{
+    CallMeta, CallRow, RecordingFilter, RecordingKind, RecordingRow, RecordingState, TextField,
+    TextMatch,
+};
+
+/// The `CallMeta` columns, in the order of the struct (USER1..USER15 last).
+const META_COLUMNS: [&str; 25] = [
+    "device_alias",
+    "station_name",
+    "agent_id",
+    "agent_name",
+    "ani",
+    "dnis",
+    "call_direction",
+    "call_id",
+    "gate",
+    "sgroup",
+    "user1",
+    "user2",
+    "user3",
+    "user4",
+    "user5",
+    "user6",
+    "user7",
+    "user8",
+    "user9",
+    "user10",
+    "user11",
+    "user12",
+    "user13",
+    "user14",
+    "user15",
+];
+
+const CALL_HEAD: [&str; 3] = ["call_key", "device_id", "call_instance"];
+const CALL_TAIL: [&str; 5] = ["start_us", "end_us", "recorded", "reason", "cti_initiated"];
+
+const RECORDING_HEAD: [&str; 4] = ["record_id", "call_key", "device_id", "call_instance"];
+const RECORDING_TAIL: [&str; 14] = [
+    "call_start_us",
+    "call_end_us",
+    "recording_start_us",
+    "duration_ms",
+    "kind",
+    "audio",
+    "keep_days",
+    "archive_action",
+    "cti_initiated",
+    "agent_initiated",
+    "blackouts",
+    "locked",
+    "state",
+    "media_path",
+];
+
+fn columns(head: &[&'static str], tail: &[&'static str]) -> Vec<&'static str> {
+    head.iter()
+        .chain(META_COLUMNS.iter())
+        .chain(tail.iter())
+        .copied()
+        .collect()
+}
+
+/// Insert, or replace every column of the row with the same key: rows are written whole.
+fn upsert(table: &str, cols: &[&str]) -> String {
+    let placeholders: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
+    let updates: Vec<String> = cols[1..]
+        .iter()
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    format!(
+        "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}",
+        cols.join(", "),
+        placeholders.join(", "),
+        cols[0],
+        updates.join(", ")
+    )
+}
+
+static CALL_COLUMNS: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| columns(&CALL_HEAD, &CALL_TAIL));
+static RECORDING_COLUMNS: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| columns(&RECORDING_HEAD, &RECORDING_TAIL));
+
+pub(crate) static UPSERT_CALL: LazyLock<String> = LazyLock::new(|| upsert("calls", &CALL_COLUMNS));
+pub(crate) static UPSERT_RECORDING: LazyLock<String> =
+    LazyLock::new(|| upsert("recordings", &RECORDING_COLUMNS));
+
+pub(crate) static SELECT_CALLS: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {} FROM calls", CALL_COLUMNS.join(", ")));
+pub(crate) static SELECT_RECORDINGS: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {} FROM recordings", RECORDING_COLUMNS.join(", ")));
+
+/// Newest recording first; record_id breaks ties so the order is total and stable.
+pub(crate) const NEWEST_FIRST: &str = " ORDER BY recording_start_us DESC, record_id DESC";
+
+/// The column a text filter compares.
+pub(crate) fn text_column(field: TextField) -> Result<&'static str, StoreError> {
+    Ok(match field {
+        TextField::DeviceId => "device_id",
+        TextField::AgentId => "agent_id",
+        TextField::StationName => "station_name",
+        TextField::Ani => "ani",
+        TextField::Dnis => "dnis",
+        TextField::CallId => "call_id",
+        TextField::CallDirection => "call_direction",
+        TextField::Gate => "gate",
+        TextField::SGroup => "sgroup",
+        TextField::RecordingType => "kind",
+        TextField::User(n @ 1..=15) => META_COLUMNS[10 + usize::from(n) - 1],
+        TextField::User(n) => return Err(StoreError::UnknownUserField(n)),
+    })
+}
+
+/// The stored form of a filter value. Kinds are stored upper case, and RECORDINGTYPE is
+/// matched without regard to case as `RecordingKind::parse` reads it.
+pub(crate) fn filter_value(field: TextField, value: &str) -> String {
+    match field {
+        TextField::RecordingType => value.to_ascii_uppercase(),
+        _ => value.to_owned(),
+    }
+}
+
+/// The smallest string greater than every string that starts with `prefix`, or `None` when
+/// there is none (empty prefix, or only `char::MAX`). A prefix match is then the range
+/// `prefix <= col < upper`: it needs no LIKE (so `%` and `_` in the value are literal and
+/// nothing needs escaping), is case sensitive like the exact match, and is served by the
+/// btree indexes on both backends. It relies on byte order, which is code point order for
+/// UTF-8: SQLite's BINARY collation and the "C" collation the PostgreSQL schema uses.
+pub(crate) fn prefix_upper_bound(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match last {
+            '\u{D7FF}' => Some('\u{E000}'),
+            c => char::from_u32(u32::from(c) + 1),
+        };
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// Appends CALLLIST's WHERE clause for `filter` (without ORDER BY or LIMIT).
+pub(crate) fn push_filter<'a, DB>(
+    qb: &mut QueryBuilder<'a, DB>,
+    filter: &RecordingFilter,
+) -> Result<(), StoreError>
+where
+    DB: Database,
+    i64: Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+{
+    let mut first = true;
+    let mut and = |qb: &mut QueryBuilder<'a, DB>| {
+        qb.push(if first { " WHERE " } else { " AND " });
+        first = false;
+    };
+    if let Some(from) = filter.from {
+        and(qb);
+        qb.push("call_start_us >= ").push_bind(from);
+    }
+    if let Some(to) = filter.to {
+        and(qb);
+        qb.push("call_start_us <= ").push_bind(to);
+    }
+    if let Some(id) = filter.record_id {
+        and(qb);
+        qb.push("record_id = ").push_bind(id);
+    }
+    for (field, m) in &filter.text {
+        let col = text_column(*field)?;
+        match m {
+            TextMatch::Exact(v) => {
+                and(qb);
+                qb.push(col).push(" = ").push_bind(filter_value(*field, v));
+            }
+            TextMatch::Prefix(p) => {
+                let p = filter_value(*field, p);
+                if p.is_empty() {
+                    // A bare `%`: every value matches.
+                    continue;
+                }
+                let upper = prefix_upper_bound(&p);
+                and(qb);
+                qb.push(col).push(" >= ").push_bind(p);
+                if let Some(upper) = upper {
+                    qb.push(" AND ").push(col).push(" < ").push_bind(upper);
+                }
+            }
+        }
+    }
+    if let Some(min) = filter.min_duration_ms {
+        and(qb);
+        qb.push("duration_ms >= ").push_bind(min);
+    }
+    if let Some(max) = filter.max_duration_ms {
+        and(qb);
+        qb.push("duration_ms <= ").push_bind(max);
+    }
+    Ok(())
+}
+
+type Q<'q, DB> = Query<'q, DB, <DB as Database>::Arguments<'q>>;
+
+fn bind_meta<'q, DB>(mut q: Q<'q, DB>, m: &'q CallMeta) -> Q<'q, DB>
+where
+    DB: Database,
+    &'q str: Encode<'q, DB> + Type<DB>,
+{
+    for v in [
+        &m.device_alias,
+        &m.station_name,
+        &m.agent_id,
+        &m.agent_name,
+        &m.ani,
+        &m.dnis,
+        &m.call_direction,
+        &m.call_id,
+        &m.gate,
+        &m.sgroup,
+    ]
+    .into_iter()
+    .chain(m.user.iter())
+    {
+        q = q.bind(v.as_str());
+    }
+    q
+}
+
+/// The call's upsert with its values bound, in `CALL_COLUMNS` order.
+pub(crate) fn bind_call<'q, DB>(c: &'q CallRow) -> Q<'q, DB>
+where
+    DB: Database,
+    &'q str: Encode<'q, DB> + Type<DB>,
+    i64: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
+    bool: Encode<'q, DB> + Type<DB>,
+{
+    let q = sqlx::query::<DB>(UPSERT_CALL.as_str())
+        .bind(c.call_key)
+        .bind(c.device_id.as_str())
+        .bind(c.call_instance.as_str());
+    bind_meta(q, &c.meta)
+        .bind(c.start)
+        .bind(c.end)
+        .bind(c.recorded)
+        .bind(c.reason.as_str())
+        .bind(c.cti_initiated)
+}
+
+/// The recording's upsert with its values bound, in `RECORDING_COLUMNS` order.
+pub(crate) fn bind_recording<'q, DB>(r: &'q RecordingRow) -> Q<'q, DB>
+where
+    DB: Database,
+    &'q str: Encode<'q, DB> + Type<DB>,
+    i64: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
+    bool: Encode<'q, DB> + Type<DB>,
+{
+    let q = sqlx::query::<DB>(UPSERT_RECORDING.as_str())
+        .bind(r.record_id)
+        .bind(r.call_key)
+        .bind(r.device_id.as_str())
+        .bind(r.call_instance.as_str());
+    bind_meta(q, &r.meta)
+        .bind(r.call_start)
+        .bind(r.call_end)
+        .bind(r.recording_start)
+        .bind(r.duration_ms)
+        .bind(r.kind.as_str())
+        .bind(r.audio)
+        .bind(r.keep_days)
+        .bind(r.archive_action.as_str())
+        .bind(r.cti_initiated)
+        .bind(r.agent_initiated)
+        .bind(r.blackouts)
+        .bind(r.locked)
+        .bind(r.state.as_str())
+        .bind(r.media_path.as_str())
+}
+
+/// Reads a row's columns in select order, so decoding follows the column lists above.
+struct Columns<'r, R> {
+    row: &'r R,
+    next: usize,
+}
+
+impl<'r, R> Columns<'r, R>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+{
+    fn get<T>(&mut self) -> Result<T, sqlx::Error>
+    where
+        T: Decode<'r, R::Database> + Type<R::Database>,
+    {
+        let v = self.row.try_get(self.next);
+        self.next += 1;
+        v
+    }
+
+    fn meta(&mut self) -> Result<CallMeta, sqlx::Error>
+    where
+        String: Decode<'r, R::Database> + Type<R::Database>,
+    {
+        let mut m = CallMeta {
+            device_alias: self.get()?,
+            station_name: self.get()?,
+            agent_id: self.get()?,
+            agent_name: self.get()?,
+            ani: self.get()?,
+            dnis: self.get()?,
+            call_direction: self.get()?,
+            call_id: self.get()?,
+            gate: self.get()?,
+            sgroup: self.get()?,
+            user: Default::default(),
+        };
+        for u in &mut m.user {
+            *u = self.get()?;
+        }
+        Ok(m)
+    }
+}
+
+pub(crate) fn call_from_row<'r, R>(row: &'r R) -> Result<CallRow, StoreError>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    Option<i64>: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    bool: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let mut c = Columns { row, next: 0 };
+    Ok(CallRow {
+        call_key: c.get()?,
+        device_id: c.get()?,
+        call_instance: c.get()?,
+        meta: c.meta()?,
+        start: c.get()?,
+        end: c.get()?,
+        recorded: c.get()?,
+        reason: c.get()?,
+        cti_initiated: c.get()?,
+    })
+}
+
+pub(crate) fn recording_from_row<'r, R>(row: &'r R) -> Result<RecordingRow, StoreError>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    Option<i64>: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    bool: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let mut c = Columns { row, next: 0 };
+    let record_id: i64 = c.get()?;
+    let corrupt = |detail: String| StoreError::CorruptRow {
+        table: "recordings",
+        detail: format!("record {record_id}: {detail}"),
+    };
+    Ok(RecordingRow {
+        record_id,
+        call_key: c.get()?,
+        device_id: c.get()?,
+        call_instance: c.get()?,
+        meta: c.meta()?,
+        call_start: c.get()?,
+        call_end: c.get()?,
+        recording_start: c.get()?,
+        duration_ms: c.get()?,
+        kind: {
+            let s: String = c.get()?;
+            RecordingKind::parse(&s).ok_or_else(|| corrupt(format!("unknown kind {s:?}")))?
+        },
+        audio: c.get()?,
+        keep_days: c.get()?,
+        archive_action: c.get()?,
+        cti_initiated: c.get()?,
+        agent_initiated: c.get()?,
+        blackouts: c.get()?,
+        locked: c.get()?,
+        state: {
+            let s: String = c.get()?;
+            RecordingState::parse(&s).ok_or_else(|| corrupt(format!("unknown state {s:?}")))?
+        },
+        media_path: c.get()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upper_bound_increments_the_last_character() {
+        assert_eq!(prefix_upper_bound("abc").as_deref(), Some("abd"));
+        assert_eq!(prefix_upper_bound("a%").as_deref(), Some("a&"));
+        assert_eq!(prefix_upper_bound("\u{D7FF}").as_deref(), Some("\u{E000}"));
+        assert_eq!(prefix_upper_bound("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_upper_bound("\u{10FFFF}"), None);
+        assert_eq!(prefix_upper_bound(""), None);
+    }
+
+    #[test]
+    fn user_fields_map_to_their_columns() {
+        assert_eq!(text_column(TextField::User(1)).ok(), Some("user1"));
+        assert_eq!(text_column(TextField::User(15)).ok(), Some("user15"));
+        assert!(text_column(TextField::User(0)).is_err());
+        assert!(text_column(TextField::User(16)).is_err());
+    }
+
+    #[test]
+    fn statements_list_every_column() {
+        assert_eq!(CALL_COLUMNS.len(), 33);
+        assert_eq!(RECORDING_COLUMNS.len(), 43);
+        assert!(UPSERT_RECORDING.contains("$43)"));
+    }
+}
