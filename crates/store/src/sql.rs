@@ -433,3 +433,81 @@ mod tests {
         assert!(UPSERT_RECORDING.contains("$43)"));
     }
 }
+
+/// SQLite's plans for the CALLLIST queries: the usual filters must be served by an index,
+/// never a scan of the whole table. (PostgreSQL plans depend on table statistics, so they
+/// are not pinned here.)
+#[cfg(test)]
+mod plans {
+    use super::*;
+    use sqlx::sqlite::SqlitePoolOptions;
+    use sqlx::{Sqlite, SqlitePool};
+
+    async fn catalog() -> SqlitePool {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .expect("in-memory database");
+        crate::SQLITE_MIGRATIONS.run(&pool).await.expect("migrate");
+        pool
+    }
+
+    async fn plan(pool: &SqlitePool, filter: &RecordingFilter) -> Vec<String> {
+        let mut qb = QueryBuilder::<Sqlite>::new("EXPLAIN QUERY PLAN ");
+        qb.push(SELECT_RECORDINGS.as_str());
+        push_filter(&mut qb, filter).expect("filter");
+        qb.push(NEWEST_FIRST).push(" LIMIT ").push_bind(100_i64);
+        let rows = qb.build().fetch_all(pool).await.expect("explain");
+        rows.iter().map(|r| r.get::<String, _>(3)).collect()
+    }
+
+    fn text(field: TextField, m: TextMatch) -> RecordingFilter {
+        RecordingFilter {
+            text: vec![(field, m)],
+            limit: 100,
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn calllist_queries_use_indexes() {
+        let pool = catalog().await;
+        let newest = plan(&pool, &RecordingFilter::default()).await;
+        assert_eq!(newest, ["SCAN recordings USING INDEX recordings_newest"]);
+
+        for (field, index) in [
+            (TextField::DeviceId, "recordings_device"),
+            (TextField::AgentId, "recordings_agent"),
+            (TextField::Ani, "recordings_ani"),
+            (TextField::Dnis, "recordings_dnis"),
+            (TextField::CallId, "recordings_call_id"),
+        ] {
+            // Exact: the index gives the rows already in newest-first order.
+            let p = plan(&pool, &text(field, TextMatch::Exact("x".into()))).await;
+            assert_eq!(p.len(), 1, "{field:?}: {p:?}");
+            assert!(
+                p[0].starts_with(&format!("SEARCH recordings USING INDEX {index} (")),
+                "{p:?}"
+            );
+            // Prefix: a range on the same index, then a sort of what matched.
+            let p = plan(&pool, &text(field, TextMatch::Prefix("x".into()))).await;
+            assert!(
+                p[0].starts_with(&format!("SEARCH recordings USING INDEX {index} (")),
+                "{p:?}"
+            );
+        }
+
+        let dates = RecordingFilter {
+            from: Some(1),
+            to: Some(2),
+            limit: 100,
+            ..Default::default()
+        };
+        let p = plan(&pool, &dates).await;
+        assert!(
+            p[0].starts_with("SEARCH recordings USING INDEX recordings_call_start ("),
+            "{p:?}"
+        );
+    }
+}

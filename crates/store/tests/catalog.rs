@@ -22,6 +22,7 @@ on_both_backends!(
     recovery_queries,
     latest_recordings,
     close_flushes_and_refuses_later_writes,
+    a_refused_write_fails_only_its_caller,
 );
 
 /// Text that breaks naive quoting, escaping, encodings and LIKE patterns.
@@ -630,4 +631,71 @@ async fn close_flushes_and_refuses_later_writes(db: &TestDb) {
     let present: BTreeSet<i64> = ids(&reopened, &all(100)).await.into_iter().collect();
     assert_eq!(present, accepted);
     reopened.close().await;
+}
+
+/// A recording the database will refuse: PostgreSQL text cannot hold NUL; on SQLite (which
+/// stores NUL happily) a trigger refuses it instead.
+async fn refused_recording(db: &TestDb, record_id: i64) -> RecordingRow {
+    let mut r = recording(record_id, "100", T0);
+    if db.is_postgres() {
+        r.media_path = "nul\0byte".into();
+    } else {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.url))
+            .await
+            .unwrap();
+        sqlx::query(
+            "CREATE TRIGGER refuse BEFORE INSERT ON recordings \
+             WHEN NEW.media_path = 'refuse' BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        r.media_path = "refuse".into();
+    }
+    r
+}
+
+async fn a_refused_write_fails_only_its_caller(db: &TestDb) {
+    const TASKS: i64 = 20;
+    const BAD: i64 = 7;
+    let store = db.open().await;
+    let bad = refused_recording(db, BAD).await;
+    let start = Arc::new(tokio::sync::Barrier::new(TASKS as usize));
+    let mut tasks = Vec::new();
+    for i in 1..=TASKS {
+        let (store, start, bad) = (store.clone(), start.clone(), bad.clone());
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            let r = if i == BAD {
+                bad
+            } else {
+                recording(i, "100", T0 + i)
+            };
+            store
+                .commit(vec![Write::Call(call(i, "100")), Write::Recording(r)])
+                .await
+        }));
+    }
+    for (i, t) in (1..).zip(tasks) {
+        let result = t.await.unwrap();
+        if i == BAD {
+            assert!(matches!(result, Err(StoreError::Database(_))), "{result:?}");
+        } else {
+            result.unwrap_or_else(|e| panic!("caller {i} failed: {e}"));
+        }
+    }
+    // The refused caller's call is not there either: its writes are all or nothing.
+    assert_eq!(store.call(BAD).await.unwrap(), None);
+    assert_eq!(store.recording(BAD).await.unwrap(), None);
+    assert_eq!(
+        store.recordings(&all(100)).await.unwrap().len(),
+        TASKS as usize - 1
+    );
+    assert!(store.stats().failed_transactions >= 1);
+    assert!(
+        store.ping().await,
+        "the store still works after a refused batch"
+    );
+    store.close().await;
 }

@@ -77,6 +77,10 @@ impl TestDb {
         })
     }
 
+    pub fn is_postgres(&self) -> bool {
+        self.postgres.is_some()
+    }
+
     pub async fn open(&self) -> Store {
         Store::open(&self.url).await.expect("open store")
     }
