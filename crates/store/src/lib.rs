@@ -26,8 +26,11 @@ mod writer;
 pub use error::StoreError;
 pub use model::*;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use sqlx::QueryBuilder;
@@ -44,8 +47,6 @@ use writer::{Counters, Job, Msg};
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// How many `commit` calls may wait in the queue before callers are held back.
-const QUEUE_DEPTH: usize = 4096;
 /// How long `ping` waits before calling the database unhealthy.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -54,6 +55,29 @@ const PING_TIMEOUT: Duration = Duration::from_secs(2);
 pub(crate) enum Db {
     Sqlite(SqlitePool),
     Postgres(PgPool),
+}
+
+/// Resolves once the writes given to [`Store::submit`] are durable, or failed.
+#[must_use = "the writes are queued either way; await this to know they are durable"]
+pub struct Pending(PendingState);
+
+enum PendingState {
+    Queued(oneshot::Receiver<Result<(), StoreError>>),
+    Refused(Option<StoreError>),
+}
+
+impl Future for Pending {
+    type Output = Result<(), StoreError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.0 {
+            // A dropped sender means the writer stopped without answering.
+            PendingState::Queued(rx) => Pin::new(rx)
+                .poll(cx)
+                .map(|r| r.unwrap_or(Err(StoreError::Closed))),
+            PendingState::Refused(e) => Poll::Ready(Err(e.take().unwrap_or(StoreError::Closed))),
+        }
+    }
 }
 
 /// Which database a store runs on.
@@ -82,7 +106,9 @@ pub struct Store {
 
 struct Inner {
     db: Db,
-    queue: mpsc::Sender<Msg>,
+    /// Unbounded so `submit` never waits: the queue is as deep as the requests in flight,
+    /// each of which waits for its own writes.
+    queue: mpsc::UnboundedSender<Msg>,
     counters: Arc<Counters>,
     /// Becomes true once the writer has committed its last batch and stopped.
     writer_done: watch::Receiver<bool>,
@@ -109,7 +135,7 @@ impl Store {
             Db::Sqlite(pool)
         };
 
-        let (queue, rx) = mpsc::channel(QUEUE_DEPTH);
+        let (queue, rx) = mpsc::unbounded_channel();
         let (done_tx, writer_done) = watch::channel(false);
         let counters = Arc::new(Counters::default());
         tokio::spawn(writer::run(db.clone(), rx, counters.clone(), done_tx));
@@ -141,19 +167,24 @@ impl Store {
     /// is preserved, and one caller's writes are committed together or not at all.
     ///
     /// If a batch fails, its callers are retried one by one, so each caller gets the error
-    /// of its own writes (every caller does when the database itself is failing). Dropping
-    /// the returned future after it was first polled does not withdraw the writes.
+    /// of its own writes (every caller does when the database itself is failing).
+    /// `commit(vec![])` waits until everything queued before it is settled.
     pub async fn commit(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        if writes.is_empty() {
-            return Ok(());
-        }
+        self.submit(writes).await
+    }
+
+    /// Queues writes now and returns a future that resolves once they are durable: the
+    /// engine queues while it holds its state lock, so the catalog sees changes in the
+    /// order the engine made them, and waits for durability after releasing the lock.
+    ///
+    /// The writes are queued even if the returned future is never awaited. An empty `writes`
+    /// is a barrier: it resolves once everything queued before it is settled.
+    pub fn submit(&self, writes: Vec<Write>) -> Pending {
         let (done, result) = oneshot::channel();
-        self.inner
-            .queue
-            .send(Msg::Write(Job { writes, done }))
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        result.await.map_err(|_| StoreError::Closed)?
+        match self.inner.queue.send(Msg::Write(Job { writes, done })) {
+            Ok(()) => Pending(PendingState::Queued(result)),
+            Err(_) => Pending(PendingState::Refused(Some(StoreError::Closed))),
+        }
     }
 
     /// CALLLIST: recordings matching the filter, newest first (recording_start desc,
@@ -276,7 +307,7 @@ impl Store {
     /// shutdown). Later calls to `commit` fail with [`StoreError::Closed`].
     pub async fn close(&self) {
         // A failed send means the writer is already stopping; wait for it all the same.
-        let _ = self.inner.queue.send(Msg::Close).await;
+        let _ = self.inner.queue.send(Msg::Close);
         let mut done = self.inner.writer_done.clone();
         // An error means the writer task is gone (runtime shutting down): nothing to wait for.
         let _ = done.wait_for(|stopped| *stopped).await;

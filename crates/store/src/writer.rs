@@ -51,7 +51,7 @@ impl Counters {
 /// and reports through `done` that no write is in flight any more.
 pub(crate) async fn run(
     db: Db,
-    mut queue: mpsc::Receiver<Msg>,
+    mut queue: mpsc::UnboundedReceiver<Msg>,
     counters: Arc<Counters>,
     done: watch::Sender<bool>,
 ) {
@@ -84,6 +84,13 @@ pub(crate) async fn run(
 }
 
 async fn commit_jobs(db: &Db, jobs: Vec<Job>, counters: &Counters) {
+    if jobs.iter().all(|j| j.writes.is_empty()) {
+        // Only barriers: everything queued before them has been settled already.
+        for job in jobs {
+            let _ = job.done.send(Ok(()));
+        }
+        return;
+    }
     let result = apply(db, jobs.iter().flat_map(|j| j.writes.iter()), counters).await;
     match result {
         Ok(()) => {
@@ -97,7 +104,11 @@ async fn commit_jobs(db: &Db, jobs: Vec<Job>, counters: &Counters) {
             // Rows are upserted whole, so repeating a write that did land is harmless.
             tracing::warn!(error = %e, callers = jobs.len(), "group commit failed; retrying each caller alone");
             for job in jobs {
-                let r = apply(db, job.writes.iter(), counters).await;
+                let r = if job.writes.is_empty() {
+                    Ok(())
+                } else {
+                    apply(db, job.writes.iter(), counters).await
+                };
                 let _ = job.done.send(r);
             }
         }

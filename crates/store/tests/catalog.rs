@@ -23,6 +23,7 @@ on_both_backends!(
     latest_recordings,
     close_flushes_and_refuses_later_writes,
     a_refused_write_fails_only_its_caller,
+    submit_queues_in_order_and_an_empty_submit_is_a_barrier,
 );
 
 /// Text that breaks naive quoting, escaping, encodings and LIKE patterns.
@@ -698,4 +699,24 @@ async fn a_refused_write_fails_only_its_caller(db: &TestDb) {
         "the store still works after a refused batch"
     );
     store.close().await;
+}
+
+async fn submit_queues_in_order_and_an_empty_submit_is_a_barrier(db: &TestDb) {
+    let store = db.open().await;
+    let first = recording(1, "100", T0);
+    let mut second = first.clone();
+    second.media_path = "second.wav".into();
+    // Queued in this order at the call, though neither future is awaited yet.
+    let a = store.submit(vec![Write::Recording(first)]);
+    let b = store.submit(vec![Write::Recording(second.clone())]);
+    // Not even polled: the writes are queued all the same.
+    drop(b);
+    store.submit(Vec::new()).await.expect("barrier");
+    assert_eq!(store.recording(1).await.unwrap(), Some(second));
+    a.await.expect("first submit");
+    store.close().await;
+    assert!(matches!(
+        store.submit(Vec::new()).await,
+        Err(StoreError::Closed)
+    ));
 }
