@@ -1,1 +1,49 @@
-fn main() {}
+//! `callvault`: a call-recording server that speaks the NICE Uptivity API.
+
+mod app;
+mod capture_sources;
+mod commands;
+mod config;
+mod http;
+mod render;
+mod socket;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "callvault",
+    version,
+    about = "A call-recording server that speaks the NICE Uptivity API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: WebAPI, socket API, capture replay and recording.
+    Serve(config::ServeArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            let config = config::Config::load(args)?;
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(app::serve(config))
+        }
+    }
+}

@@ -1,0 +1,615 @@
+//! Call handling: CALLSTART, CALLSTOP, CALLUPDATE, RECORDSTART, RECORDSTOP, and the steps
+//! they share (begin a call, open and close recordings, end a call).
+
+use store::{CallMeta, CallRow, Micros, RecordingKind, RecordingRow, RecordingState, Write};
+use wire::Code;
+
+use crate::state::{CallView, LiveCall, LiveRecording, State};
+use crate::{ApiError, Engine, MetaUpdate, now_micros};
+
+/// Recordings to finalize once the lock is released: (record id, end time).
+pub(crate) type Finishing = Vec<(i64, Micros)>;
+
+/// How a new call comes about.
+pub(crate) struct NewCall<'a> {
+    pub device_id: &'a str,
+    pub instance: &'a str,
+    pub meta: &'a MetaUpdate,
+    pub start: Micros,
+    pub cti: bool,
+    /// Open the full recording now (CTI) or only once the call is answered (capture).
+    pub record_now: bool,
+}
+
+impl Engine {
+    /// CALLSTART: a new call on (device, instance). A call already live on that instance with
+    /// the same CALLID only has its metadata updated; otherwise it is ended first.
+    pub async fn call_start(
+        &self,
+        device_id: &str,
+        instance: &str,
+        meta: &MetaUpdate,
+    ) -> Result<CallView, ApiError> {
+        let mut writes = Vec::new();
+        let mut finishing = Vec::new();
+        let mut guard = self.inner.state.lock().await;
+        let view = {
+            let st = &mut *guard;
+            self.ensure_device(st, device_id)?;
+            let now = now_micros();
+            let dev = device_mut(st, device_id)?;
+            dev.last_event = Some(now);
+            let duplicate = dev.live_index(Some(instance)).and_then(|i| {
+                let same = meta.call_id.as_deref().unwrap_or("") == dev.calls[i].row.meta.call_id;
+                same.then_some(i)
+            });
+            if let Some(i) = duplicate {
+                let call = &mut dev.calls[i];
+                update_call(call, meta);
+                writes.extend(call.writes());
+                call.view()
+            } else {
+                if let Some(i) = dev.live_index(Some(instance)) {
+                    let at = dev.calls[i].now();
+                    end_call(st, device_id, i, at, &mut writes, &mut finishing);
+                }
+                let call = self
+                    .begin_call(
+                        st,
+                        NewCall {
+                            device_id,
+                            instance,
+                            meta,
+                            start: now,
+                            cti: true,
+                            record_now: true,
+                        },
+                    )
+                    .await;
+                writes.extend(call.writes());
+                let view = call.view();
+                device_mut(st, device_id)?.calls.push(call);
+                view
+            }
+        };
+        let pending = self.queue(writes);
+        drop(guard);
+        self.settle(pending, finishing).await?;
+        Ok(view)
+    }
+
+    /// CALLSTOP: ends the call on `instance`, or the device's most recent call.
+    pub async fn call_stop(
+        &self,
+        device_id: &str,
+        instance: Option<&str>,
+    ) -> Result<CallView, ApiError> {
+        let mut writes = Vec::new();
+        let mut finishing = Vec::new();
+        let mut guard = self.inner.state.lock().await;
+        let view = {
+            let st = &mut *guard;
+            let i = live_call(st, device_id, instance, Code::DeviceNotInCall)?;
+            let at = st.devices[device_id].calls[i].now();
+            end_call(st, device_id, i, at, &mut writes, &mut finishing)
+        };
+        let pending = self.queue(writes);
+        drop(guard);
+        self.settle(pending, finishing).await?;
+        Ok(view)
+    }
+
+    /// CALLUPDATE on a live call; with `update_if_not_recording`, a device with no live call
+    /// has its most recent recording updated instead.
+    pub async fn call_update(
+        &self,
+        device_id: &str,
+        instance: Option<&str>,
+        meta: &MetaUpdate,
+        update_if_not_recording: bool,
+    ) -> Result<CallView, ApiError> {
+        let mut guard = self.inner.state.lock().await;
+        let st = &mut *guard;
+        let dev = known_device(st, device_id)?;
+        dev.last_event = Some(now_micros());
+        if let Some(i) = dev.live_index(instance) {
+            let call = &mut dev.calls[i];
+            update_call(call, meta);
+            let (writes, view) = (call.writes(), call.view());
+            let pending = self.queue(writes);
+            drop(guard);
+            self.settle(pending, Vec::new()).await?;
+            return Ok(view);
+        }
+        if !update_if_not_recording {
+            return Err(no_call(device_id, instance));
+        }
+        // Reads that feed a write wait for every queued write first, so they never see a
+        // row older than the engine's own.
+        self.inner.store.submit(Vec::new()).await?;
+        let Some(mut rec) = self
+            .inner
+            .store
+            .latest_recording_of_device(device_id)
+            .await?
+        else {
+            return Err(ApiError::new(
+                Code::DeviceNotInCall,
+                format!("device {device_id} has no call and no recording to update"),
+            ));
+        };
+        meta.apply_recording(&mut rec);
+        refresh_last(st, &rec);
+        let pending = self.queue(vec![Write::Recording(rec.clone())]);
+        drop(guard);
+        self.settle(pending, Vec::new()).await?;
+        Ok(CallView::from_recording(rec))
+    }
+
+    /// CALLUPDATE with RECORDID: updates one recording, live or finished.
+    pub async fn update_recording(
+        &self,
+        record_id: i64,
+        meta: &MetaUpdate,
+    ) -> Result<CallView, ApiError> {
+        let mut guard = self.inner.state.lock().await;
+        let st = &mut *guard;
+        for dev in st.devices.values_mut() {
+            for call in &mut dev.calls {
+                if let Some(rec) = call
+                    .recordings
+                    .iter_mut()
+                    .find(|r| r.row.record_id == record_id)
+                {
+                    meta.apply_recording(&mut rec.row);
+                    let writes = vec![Write::Recording(rec.row.clone())];
+                    let view = CallView::from_recording(rec.row.clone());
+                    let pending = self.queue(writes);
+                    drop(guard);
+                    self.settle(pending, Vec::new()).await?;
+                    return Ok(view);
+                }
+            }
+        }
+        self.inner.store.submit(Vec::new()).await?;
+        let Some(mut rec) = self.inner.store.recording(record_id).await? else {
+            return Err(ApiError::new(
+                Code::RecordingNotFound,
+                format!("no recording has RECORDID {record_id}"),
+            ));
+        };
+        meta.apply_recording(&mut rec);
+        refresh_last(st, &rec);
+        let pending = self.queue(vec![Write::Recording(rec.clone())]);
+        drop(guard);
+        self.settle(pending, Vec::new()).await?;
+        Ok(CallView::from_recording(rec))
+    }
+
+    /// RECORDSTART: an additional, partial recording of the call on `instance` (or the most
+    /// recent call); an idle device gets an implicit call that RECORDSTOP ends.
+    pub async fn record_start(
+        &self,
+        device_id: &str,
+        instance: Option<&str>,
+        meta: &MetaUpdate,
+        agent_initiated: bool,
+    ) -> Result<CallView, ApiError> {
+        let mut writes = Vec::new();
+        let mut guard = self.inner.state.lock().await;
+        let view = {
+            let st = &mut *guard;
+            self.ensure_device(st, device_id)?;
+            let dev = device_mut(st, device_id)?;
+            dev.last_event = Some(now_micros());
+            match dev.live_index(instance) {
+                Some(i) => {
+                    let call = &dev.calls[i];
+                    if call
+                        .recordings
+                        .iter()
+                        .any(|r| r.is_open() && r.row.kind == RecordingKind::Partial)
+                    {
+                        return Err(ApiError::new(
+                            Code::AlreadyRecording,
+                            format!(
+                                "a partial recording is already running on device {device_id}, instance '{}'",
+                                call.row.call_instance
+                            ),
+                        ));
+                    }
+                    let at = call.now();
+                    let mut row = call.row.clone();
+                    meta.apply_meta(&mut row.meta);
+                    let mut rec = self
+                        .open_recording(st, &row, RecordingKind::Partial, at)
+                        .await?;
+                    rec.row.agent_initiated = agent_initiated;
+                    meta.apply_recording(&mut rec.row);
+                    let call = &mut device_mut(st, device_id)?.calls[i];
+                    update_call(call, meta);
+                    let view = CallView {
+                        call: call.row.clone(),
+                        recording: Some(rec.row.clone()),
+                        recording_now: true,
+                    };
+                    call.recordings.push(rec);
+                    writes.extend(call.writes());
+                    view
+                }
+                None => {
+                    let now = now_micros();
+                    let mut call = self
+                        .begin_call(
+                            st,
+                            NewCall {
+                                device_id,
+                                instance: instance.unwrap_or(""),
+                                meta,
+                                start: now,
+                                cti: true,
+                                record_now: false,
+                            },
+                        )
+                        .await;
+                    call.implicit = true;
+                    let mut rec = self
+                        .open_recording(st, &call.row, RecordingKind::Partial, now)
+                        .await?;
+                    rec.row.agent_initiated = agent_initiated;
+                    meta.apply_recording(&mut rec.row);
+                    call.row.recorded = true;
+                    call.row.reason.clear();
+                    let view = CallView {
+                        call: call.row.clone(),
+                        recording: Some(rec.row.clone()),
+                        recording_now: true,
+                    };
+                    call.recordings.push(rec);
+                    writes.extend(call.writes());
+                    device_mut(st, device_id)?.calls.push(call);
+                    view
+                }
+            }
+        };
+        let pending = self.queue(writes);
+        drop(guard);
+        self.settle(pending, Vec::new()).await?;
+        Ok(view)
+    }
+
+    /// RECORDSTOP: stops the partial recording(s) of the call; ends an implicit call.
+    pub async fn record_stop(
+        &self,
+        device_id: &str,
+        instance: Option<&str>,
+    ) -> Result<CallView, ApiError> {
+        let mut writes = Vec::new();
+        let mut finishing = Vec::new();
+        let mut guard = self.inner.state.lock().await;
+        let view = {
+            let st = &mut *guard;
+            let i = live_call(st, device_id, instance, Code::DeviceNotRecording)?;
+            let call = &mut st
+                .devices
+                .get_mut(device_id)
+                .ok_or_else(|| unknown(device_id))?
+                .calls[i];
+            let at = call.now();
+            let mut stopped = None;
+            for rec in &mut call.recordings {
+                if rec.is_open() && rec.row.kind == RecordingKind::Partial {
+                    close_recording(&mut st.channels, rec, at);
+                    finishing.push((rec.row.record_id, at));
+                    stopped = Some(rec.row.clone());
+                }
+            }
+            let Some(stopped) = stopped else {
+                return Err(ApiError::new(
+                    Code::DeviceNotRecording,
+                    format!(
+                        "device {device_id} has no partial recording running on instance '{}'",
+                        call.row.call_instance
+                    ),
+                ));
+            };
+            let mut view = if call.implicit && !call.any_recording_open() {
+                end_call(st, device_id, i, at, &mut writes, &mut Vec::new())
+            } else {
+                writes.extend(call.writes());
+                call.view()
+            };
+            view.recording = Some(stopped);
+            view.recording_now = false;
+            view
+        };
+        let pending = self.queue(writes);
+        drop(guard);
+        self.settle(pending, finishing).await?;
+        Ok(view)
+    }
+
+    /// Queues writes in the order the engine applied them. Call it while holding the state
+    /// lock, so the catalog sees changes in the same order as the engine.
+    pub(crate) fn queue(&self, writes: Vec<Write>) -> store::Pending {
+        self.inner.store.submit(writes)
+    }
+
+    /// Waits until queued writes are durable, then finalizes the recordings that stopped.
+    pub(crate) async fn settle(
+        &self,
+        pending: store::Pending,
+        finishing: Finishing,
+    ) -> Result<(), ApiError> {
+        let durable = pending.await;
+        for (id, end) in finishing {
+            if let Err(e) = self.inner.recorder.finish(id, end).await {
+                tracing::error!(record_id = id, error = %e, "cannot finalize recording");
+            }
+        }
+        durable.map_err(ApiError::from)
+    }
+
+    /// Creates the device on first use when the configuration allows it.
+    pub(crate) fn ensure_device(&self, st: &mut State, device_id: &str) -> Result<(), ApiError> {
+        if device_id.is_empty() {
+            return Err(ApiError::new(Code::DeviceInvalid, "no device was named"));
+        }
+        if !st.devices.contains_key(device_id) {
+            if !self.inner.config.auto_create_devices {
+                return Err(unknown(device_id));
+            }
+            st.devices.insert(device_id.to_string(), Default::default());
+        }
+        Ok(())
+    }
+
+    /// Starts a call: allocates its key, asks the schedule, and (when `record_now`) opens the
+    /// full recording. A recording that cannot start leaves the call unrecorded with the reason.
+    pub(crate) async fn begin_call(&self, st: &mut State, new: NewCall<'_>) -> LiveCall {
+        let mut meta = CallMeta::default();
+        new.meta.apply_meta(&mut meta);
+        let mut call = LiveCall {
+            row: CallRow {
+                call_key: st.call_key(),
+                device_id: new.device_id.to_string(),
+                call_instance: new.instance.to_string(),
+                meta,
+                start: new.start,
+                end: None,
+                // The default schedule records every call.
+                recorded: true,
+                reason: String::new(),
+                cti_initiated: new.cti,
+            },
+            recordings: Vec::new(),
+            implicit: false,
+            dialog: None,
+            device_is_caller: false,
+            clock_offset: 0,
+            record_on_answer: !new.record_now,
+        };
+        if new.record_now {
+            self.start_full_recording(st, &mut call, new.start, new.meta)
+                .await;
+        }
+        call
+    }
+
+    /// Opens the call's full recording, or records on the call why it could not.
+    pub(crate) async fn start_full_recording(
+        &self,
+        st: &mut State,
+        call: &mut LiveCall,
+        at: Micros,
+        meta: &MetaUpdate,
+    ) {
+        call.record_on_answer = false;
+        match self
+            .open_recording(st, &call.row, RecordingKind::Full, at)
+            .await
+        {
+            Ok(mut rec) => {
+                meta.apply_recording(&mut rec.row);
+                call.recordings.push(rec);
+            }
+            Err(e) => {
+                tracing::warn!(device = %call.row.device_id, error = %e, "call not recorded");
+                call.row.recorded = false;
+                call.row.reason = e.code.label().to_string();
+            }
+        }
+    }
+
+    /// Takes a channel and creates the recording's file, or says why it cannot (2, 3, 18).
+    pub(crate) async fn open_recording(
+        &self,
+        st: &mut State,
+        call: &CallRow,
+        kind: RecordingKind,
+        at: Micros,
+    ) -> Result<LiveRecording, ApiError> {
+        let (free, total) = self.disk();
+        if total > 0 && free < self.inner.config.min_free_bytes {
+            return Err(ApiError::new(
+                Code::OutOfDiskSpace,
+                format!(
+                    "{free} bytes free on the recording disk, below the floor of {} bytes",
+                    self.inner.config.min_free_bytes
+                ),
+            ));
+        }
+        let Some(channel) = st.free_channel() else {
+            return Err(ApiError::new(
+                Code::NoFreeChannels,
+                format!("all {} channels are recording", st.channels.len()),
+            ));
+        };
+        let record_id = st.record_id();
+        if let Err(e) = self.inner.recorder.open(record_id, at).await {
+            tracing::error!(record_id, error = %e, "cannot create recording file");
+            return Err(ApiError::new(
+                Code::NoDefaultRecordingPath,
+                "the recording path is not usable",
+            ));
+        }
+        st.channels[channel] = Some(record_id);
+        Ok(LiveRecording {
+            row: RecordingRow {
+                record_id,
+                call_key: call.call_key,
+                device_id: call.device_id.clone(),
+                call_instance: call.call_instance.clone(),
+                meta: call.meta.clone(),
+                call_start: call.start,
+                call_end: None,
+                recording_start: at,
+                duration_ms: None,
+                kind,
+                audio: false,
+                keep_days: None,
+                archive_action: String::new(),
+                cti_initiated: call.cti_initiated,
+                agent_initiated: false,
+                blackouts: 0,
+                locked: false,
+                state: RecordingState::Open,
+                media_path: format!("{record_id}.wav"),
+            },
+            channel: Some(channel),
+        })
+    }
+}
+
+/// Applies request metadata to a live call and every recording of it.
+fn update_call(call: &mut LiveCall, meta: &MetaUpdate) {
+    meta.apply_meta(&mut call.row.meta);
+    for rec in &mut call.recordings {
+        meta.apply_recording(&mut rec.row);
+    }
+}
+
+/// Closes an open recording at `at`, freeing its channel.
+pub(crate) fn close_recording(channels: &mut [Option<i64>], rec: &mut LiveRecording, at: Micros) {
+    if let Some(ch) = rec.channel.take()
+        && let Some(slot) = channels.get_mut(ch)
+    {
+        *slot = None;
+    }
+    rec.row.duration_ms = Some((at - rec.row.recording_start).max(0) / 1000);
+    rec.row.state = RecordingState::Closed;
+}
+
+/// Ends the live call at index `i` of the device: closes its recordings, keeps it as the
+/// device's last call, and returns its view.
+pub(crate) fn end_call(
+    st: &mut State,
+    device_id: &str,
+    i: usize,
+    at: Micros,
+    writes: &mut Vec<Write>,
+    finishing: &mut Finishing,
+) -> CallView {
+    let Some(dev) = st.devices.get_mut(device_id) else {
+        return CallView {
+            call: CallRow {
+                call_key: 0,
+                device_id: device_id.to_string(),
+                call_instance: String::new(),
+                meta: CallMeta::default(),
+                start: at,
+                end: Some(at),
+                recorded: false,
+                reason: String::new(),
+                cti_initiated: false,
+            },
+            recording: None,
+            recording_now: false,
+        };
+    };
+    let mut call = dev.calls.remove(i);
+    let at = at.max(call.row.start);
+    call.row.end = Some(at);
+    for rec in &mut call.recordings {
+        if rec.is_open() {
+            close_recording(&mut st.channels, rec, at);
+            finishing.push((rec.row.record_id, at));
+        }
+        rec.row.call_end = Some(at);
+    }
+    writes.extend(call.writes());
+    let view = call.view();
+    dev.last = Some(view.clone());
+    if let Some(d) = &call.dialog {
+        st.dialogs.remove(d);
+    }
+    view
+}
+
+/// Keeps a device's last-call view in step with a recording updated after the call.
+fn refresh_last(st: &mut State, rec: &RecordingRow) {
+    if let Some(last) = st
+        .devices
+        .get_mut(&rec.device_id)
+        .and_then(|d| d.last.as_mut())
+        && last.recording.as_ref().map(|r| r.record_id) == Some(rec.record_id)
+    {
+        last.call.meta = rec.meta.clone();
+        last.recording = Some(rec.clone());
+    }
+}
+
+fn unknown(device_id: &str) -> ApiError {
+    ApiError::new(
+        Code::DeviceInvalid,
+        format!("device {device_id} is not known"),
+    )
+}
+
+fn no_call(device_id: &str, instance: Option<&str>) -> ApiError {
+    match instance {
+        Some(i) => ApiError::new(
+            Code::DeviceNotInCall,
+            format!("device {device_id} has no call on instance '{i}'"),
+        ),
+        None => ApiError::new(
+            Code::DeviceNotInCall,
+            format!("device {device_id} is not in a call"),
+        ),
+    }
+}
+
+fn device_mut<'a>(
+    st: &'a mut State,
+    device_id: &str,
+) -> Result<&'a mut crate::state::Device, ApiError> {
+    st.devices
+        .get_mut(device_id)
+        .ok_or_else(|| unknown(device_id))
+}
+
+fn known_device<'a>(
+    st: &'a mut State,
+    device_id: &str,
+) -> Result<&'a mut crate::state::Device, ApiError> {
+    if device_id.is_empty() {
+        return Err(ApiError::new(Code::DeviceInvalid, "no device was named"));
+    }
+    device_mut(st, device_id)
+}
+
+/// The index of the live call a stop names; `missing` is the code when there is none.
+fn live_call(
+    st: &mut State,
+    device_id: &str,
+    instance: Option<&str>,
+    missing: Code,
+) -> Result<usize, ApiError> {
+    let dev = known_device(st, device_id)?;
+    dev.last_event = Some(now_micros());
+    dev.live_index(instance).ok_or_else(|| {
+        let mut e = no_call(device_id, instance);
+        e.code = missing;
+        e
+    })
+}

@@ -1,0 +1,115 @@
+//! Start-up and shutdown: configuration → catalog → recorder → engine → listeners → captures.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use engine::{Engine, EngineConfig};
+use tokio::net::TcpListener;
+
+use crate::capture_sources::CaptureSources;
+use crate::commands::Ctx;
+use crate::config::Config;
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let tz = config.timezone()?;
+    tokio::fs::create_dir_all(&config.data_dir)
+        .await
+        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    let store = store::Store::open(&config.database_url())
+        .await
+        .context("cannot open the catalog")?;
+    let recordings_dir = config.recordings_dir();
+    let (recorder, recovered) =
+        tokio::task::spawn_blocking(move || recorder::Recorder::start(&recordings_dir))
+            .await?
+            .context("cannot start the recorder")?;
+    let engine = Engine::start(
+        EngineConfig {
+            channels: config.recorder.channels,
+            min_free_bytes: config.recorder.min_free_bytes,
+            auto_create_devices: config.devices.auto_create,
+        },
+        store.clone(),
+        recorder,
+        recovered,
+    )
+    .await
+    .context("cannot load the catalog")?;
+    refresh_disk(&engine).await;
+    let disk_engine = engine.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            refresh_disk(&disk_engine).await;
+        }
+    });
+
+    let captures = CaptureSources::default();
+    let ctx = Arc::new(Ctx::new(engine.clone(), &config, tz, captures.clone()));
+
+    let http = TcpListener::bind(config.listen.http)
+        .await
+        .with_context(|| format!("cannot listen on {} (http)", config.listen.http))?;
+    let socket = TcpListener::bind(config.listen.socket)
+        .await
+        .with_context(|| format!("cannot listen on {} (socket)", config.listen.socket))?;
+    for (name, l) in [("http", &http), ("socket", &socket)] {
+        let addr = l.local_addr()?;
+        if !addr.ip().is_loopback() {
+            tracing::warn!(%addr, "{name} listener serves other interfaces and authentication is off");
+        }
+    }
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening http {}", http.local_addr()?)?;
+        writeln!(out, "listening socket {}", socket.local_addr()?)?;
+        out.flush()?;
+    }
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let http_task = tokio::spawn(crate::http::serve(http, ctx.clone(), stop_rx.clone()));
+    let socket_task = tokio::spawn(crate::socket::serve(socket, ctx.clone(), stop_rx.clone()));
+    let capture_tasks = captures.start(&config.capture.files, config.capture.speed, &engine);
+
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    for t in capture_tasks {
+        t.abort();
+    }
+    let _ = http_task.await;
+    let _ = socket_task.await;
+    engine.shutdown().await;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn refresh_disk(engine: &Engine) {
+    let e = engine.clone();
+    let _ = tokio::task::spawn_blocking(move || e.refresh_disk()).await;
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

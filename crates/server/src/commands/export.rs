@@ -1,0 +1,102 @@
+//! EXPORT: a recording's media, found by one of its unique fields (WebAPI only).
+
+use engine::ApiError;
+use store::{RecordingRow, RecordingState, TextField};
+use wire::{Code, Request};
+
+use super::{Ctx, Media, Params, invalid};
+
+/// UNIQUEFIELD names, and the column each one searches.
+fn unique_field(name: &str) -> Option<Option<TextField>> {
+    let upper = name.trim().to_ascii_uppercase();
+    Some(match upper.as_str() {
+        "RECORDID" => None,
+        "CALLID" => Some(TextField::CallId),
+        "ANI" => Some(TextField::Ani),
+        "DNIS" => Some(TextField::Dnis),
+        _ => {
+            let n: u8 = upper.strip_prefix("USER")?.parse().ok()?;
+            if !(1..=15).contains(&n) {
+                return None;
+            }
+            Some(TextField::User(n))
+        }
+    })
+}
+
+pub async fn export(ctx: &Ctx, req: &Request) -> Result<Media, ApiError> {
+    let p = Params(req);
+    let field_name = p.required("UNIQUEFIELD")?;
+    let id = p.required("UNIQUEID")?;
+    let format = p.required("MEDIA_FORMAT")?;
+    let field = unique_field(field_name).ok_or_else(|| {
+        invalid(format!(
+            "UNIQUEFIELD must be RECORDID, CALLID, ANI, DNIS or USER1 to USER15, not {field_name:?}"
+        ))
+    })?;
+    let format = format.trim().to_ascii_uppercase();
+    match format.as_str() {
+        "WAV" => {}
+        "MP3" | "WEBM" | "WEBMA" | "GSMWAV" | "GSM" | "GSM_WAV" | "GSM WAV" => {
+            return Err(ApiError::new(
+                Code::MediaFormatInvalid,
+                format!("{format} export is not available yet; use WAV"),
+            ));
+        }
+        _ => {
+            return Err(ApiError::new(
+                Code::MediaFormatInvalid,
+                format!("MEDIA_FORMAT {format:?} is not one of MP3, WEBM, WEBMA, GSMWAV, WAV"),
+            ));
+        }
+    }
+    if p.flag("ENCRYPT")?.unwrap_or(false) {
+        p.required("PASSWORD")?;
+        return Err(ApiError::new(
+            Code::MediaFormatInvalid,
+            "encrypted export is not available yet",
+        ));
+    }
+    let store = ctx.engine.store();
+    let found = match field {
+        None => {
+            let rid: i64 = id
+                .trim()
+                .parse()
+                .map_err(|_| invalid(format!("RECORDID must be a number, not {id:?}")))?;
+            store.recording(rid).await?
+        }
+        Some(column) => store.latest_recording_where(column, id).await?,
+    };
+    let rec = found.ok_or_else(|| {
+        ApiError::new(
+            Code::RecordingNotFound,
+            format!(
+                "no recording has {} {id:?}",
+                field_name.to_ascii_uppercase()
+            ),
+        )
+    })?;
+    media(ctx, rec)
+}
+
+fn media(ctx: &Ctx, rec: RecordingRow) -> Result<Media, ApiError> {
+    let not_found = |why: String| ApiError::new(Code::RecordingNotFound, why);
+    if rec.state == RecordingState::Open {
+        return Err(not_found(format!(
+            "recording {} is still being made; export it once it has stopped",
+            rec.record_id
+        )));
+    }
+    if !rec.audio || rec.media_path.is_empty() {
+        return Err(not_found(format!(
+            "recording {} has no audio",
+            rec.record_id
+        )));
+    }
+    Ok(Media {
+        path: ctx.recordings_dir.join(&rec.media_path),
+        content_type: "audio/wav",
+        file_name: format!("{}.wav", rec.record_id),
+    })
+}

@@ -1,0 +1,275 @@
+//! The API's commands, one file per family, behind one dispatcher. Every request gets one
+//! `<RESULT>`: a handler returns its data or an [`ApiError`], and both render the same way.
+
+mod calllist;
+mod calls;
+mod export;
+mod recording;
+mod status;
+
+use std::path::PathBuf;
+
+use chrono_tz::Tz;
+use engine::{ApiError, Engine, MetaUpdate};
+use wire::{Code, Limits, Node, Request, Response};
+
+use crate::capture_sources::CaptureSources;
+use crate::config::{Config, DateTimeFormat};
+
+/// What every command can reach.
+pub struct Ctx {
+    pub engine: Engine,
+    pub limits: Limits,
+    pub tz: Tz,
+    pub datetime_format: wire::values::DateFormat,
+    pub calllist_default: u32,
+    pub calllist_max: u32,
+    pub socket_partial_timeout: std::time::Duration,
+    pub captures: CaptureSources,
+    pub recordings_dir: PathBuf,
+}
+
+impl Ctx {
+    pub fn new(engine: Engine, config: &Config, tz: Tz, captures: CaptureSources) -> Ctx {
+        Ctx {
+            engine,
+            limits: Limits {
+                max_request_bytes: config.api.max_request_bytes,
+                max_value_chars: config.api.max_value_chars,
+                max_user_field_chars: config.api.max_user_field_chars,
+            },
+            tz,
+            datetime_format: match config.api.datetime_format {
+                DateTimeFormat::Iso => wire::values::DateFormat::Iso,
+                DateTimeFormat::Dotnet => wire::values::DateFormat::Dotnet,
+            },
+            calllist_default: config.api.calllist_default,
+            calllist_max: config.api.calllist_max,
+            socket_partial_timeout: std::time::Duration::from_millis(
+                config.api.socket_partial_timeout_ms,
+            ),
+            captures,
+            recordings_dir: config.recordings_dir(),
+        }
+    }
+
+    /// A date-time as results write it.
+    pub fn time(&self, micros: Option<i64>) -> String {
+        micros
+            .map(|m| wire::values::format_datetime(m, self.tz, self.datetime_format))
+            .unwrap_or_default()
+    }
+}
+
+/// Which listener a request came in on: some commands are served only over HTTP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Http,
+    Socket,
+}
+
+/// A media file to send instead of a `<RESULT>` (a successful EXPORT).
+pub struct Media {
+    pub path: PathBuf,
+    pub content_type: &'static str,
+    pub file_name: String,
+}
+
+pub enum Reply {
+    Result(Response),
+    Media(Media),
+}
+
+/// What a handler produces on success: the code and the data nodes.
+pub struct Done {
+    pub code: Code,
+    pub body: Vec<Node>,
+}
+
+impl Done {
+    pub fn ok(body: Vec<Node>) -> Self {
+        Done {
+            code: Code::Ok,
+            body,
+        }
+    }
+}
+
+/// Runs one parsed request and builds its reply.
+pub async fn execute(ctx: &Ctx, req: &Request, transport: Transport) -> Reply {
+    let result = match req.request_type.as_str() {
+        "TEST" => Ok(Done::ok(Vec::new())),
+        "CALLSTART" => calls::call_start(ctx, req).await,
+        "CALLSTOP" => calls::call_stop(ctx, req).await,
+        "CALLUPDATE" => calls::call_update(ctx, req).await,
+        "RECORDSTART" => recording::record_start(ctx, req).await,
+        "RECORDSTOP" => recording::record_stop(ctx, req).await,
+        "DEVICELIST" => status::device_list(ctx).await,
+        "DEVICESTATUS" => status::device_status(ctx, req).await,
+        "DEVICERECORDINGSTATUS" => status::device_recording_status(ctx, req).await,
+        "SYSTEMSTATUS" => status::system_status(ctx).await,
+        "CHANNELSTATUS" => status::channel_status(ctx).await,
+        "CALLLIST" => calllist::call_list(ctx, req).await,
+        "EXPORT" => {
+            if transport == Transport::Socket {
+                Err(ApiError::new(
+                    Code::InvalidRequestType,
+                    "EXPORT is served only by the WebAPI",
+                ))
+            } else {
+                match export::export(ctx, req).await {
+                    Ok(media) => return Reply::Media(media),
+                    Err(e) => Err(e),
+                }
+            }
+        }
+        other => Err(ApiError::new(
+            Code::UnknownMessageType,
+            format!("{other} is not a request type this server knows"),
+        )),
+    };
+    Reply::Result(respond(req, result))
+}
+
+/// Renders a handler's outcome as the `<RESULT>` document.
+pub fn respond(req: &Request, result: Result<Done, ApiError>) -> Response {
+    match result {
+        Ok(done) => Response {
+            request_type: req.request_type.clone(),
+            request_id: req.request_id.clone(),
+            code: done.code,
+            detail: None,
+            body: done.body,
+        },
+        Err(e) => Response {
+            request_type: req.request_type.clone(),
+            request_id: req.request_id.clone(),
+            code: e.code,
+            detail: Some(e.message),
+            body: Vec::new(),
+        },
+    }
+}
+
+/// Reading parameters with the errors the protocol gives for bad ones.
+pub struct Params<'a>(pub &'a Request);
+
+impl<'a> Params<'a> {
+    /// The value when present and not blank.
+    pub fn get(&self, name: &str) -> Option<&'a str> {
+        self.0.get(name).filter(|v| !v.trim().is_empty())
+    }
+
+    /// The value as given, even when blank.
+    pub fn raw(&self, name: &str) -> Option<&'a str> {
+        self.0.get(name)
+    }
+
+    pub fn required(&self, name: &str) -> Result<&'a str, ApiError> {
+        self.get(name).ok_or_else(|| {
+            ApiError::new(
+                Code::BlankRequiredValue,
+                format!("{name} is required and was missing or blank"),
+            )
+        })
+    }
+
+    pub fn flag(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        self.get(name)
+            .map(|v| {
+                wire::values::parse_flag(v)
+                    .ok_or_else(|| invalid(format!("{name} must be Y or N, not {v:?}")))
+            })
+            .transpose()
+    }
+
+    pub fn integer(&self, name: &str) -> Result<Option<i64>, ApiError> {
+        self.get(name)
+            .map(|v| {
+                v.trim()
+                    .parse::<i64>()
+                    .map_err(|_| invalid(format!("{name} must be a whole number, not {v:?}")))
+            })
+            .transpose()
+    }
+
+    /// CALLINSTANCE: absent means "the default" (blank instance or most recent call);
+    /// present, even blank, names that instance.
+    pub fn instance(&self) -> Option<&'a str> {
+        self.raw("CALLINSTANCE")
+    }
+
+    /// The CALLSTART/CALLUPDATE metadata fields this request carries.
+    pub fn meta(&self) -> Result<MetaUpdate, ApiError> {
+        let text = |n: &str| self.raw(n).map(str::to_string);
+        let mut m = MetaUpdate {
+            station_name: text("STATIONNAME"),
+            agent_id: text("AGENTID"),
+            ani: text("ANI"),
+            dnis: text("DNIS"),
+            call_id: text("CALLID"),
+            gate: text("GATE"),
+            sgroup: text("SGROUP"),
+            archive_action: text("ARCHIVEACTION"),
+            ..MetaUpdate::default()
+        };
+        if let Some(d) = self.raw("CALLDIRECTION") {
+            m.call_direction = Some(if d.trim().is_empty() {
+                String::new()
+            } else {
+                wire::values::parse_direction(d)
+                    .ok_or_else(|| invalid(format!("CALLDIRECTION must be I or O, not {d:?}")))?
+                    .to_string()
+            });
+        }
+        for (i, slot) in m.user.iter_mut().enumerate() {
+            *slot = text(&format!("USER{}", i + 1));
+        }
+        if let Some(k) = self.integer("KEEPDAYS")? {
+            if k < 0 {
+                return Err(invalid("KEEPDAYS must not be negative"));
+            }
+            m.keep_days = Some(k);
+        }
+        Ok(m)
+    }
+
+    /// The device a call-handling request names (§3). Directory lookups (DEVICEALIAS,
+    /// SYS_USER, CRM_USER, STATIONNAME) resolve only through directory entries.
+    pub fn device(&self) -> Result<String, ApiError> {
+        if let Some(id) = self.get("DEVICEID") {
+            return Ok(id.to_string());
+        }
+        if let Some(alias) = self.get("DEVICEALIAS") {
+            return Err(ApiError::new(
+                Code::DeviceAliasUnspecified,
+                format!("no phone has the DEVICEALIAS {alias:?}"),
+            ));
+        }
+        for key in ["STATIONNAME", "COMPUTERNAME"] {
+            if let Some(name) = self.get(key) {
+                return Err(ApiError::new(
+                    Code::DeviceInvalid,
+                    format!("no station is named {name:?}"),
+                ));
+            }
+        }
+        for key in ["SYS_USER", "CRM_USER"] {
+            if let Some(user) = self.get(key) {
+                return Err(ApiError::new(
+                    Code::DeviceInvalid,
+                    format!("no agent's phone matches {key} {user:?}"),
+                ));
+            }
+        }
+        Err(ApiError::new(
+            Code::DeviceInvalid,
+            "no device was named: give DEVICEID, DEVICEALIAS, STATIONNAME, SYS_USER or CRM_USER",
+        ))
+    }
+}
+
+/// A well-formed request whose values are not valid.
+pub fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new(Code::InvalidMessageShape, message)
+}

@@ -1,0 +1,293 @@
+//! Configuration: defaults, then a TOML file (`--config`), then `CALLVAULT_…` environment
+//! variables and command-line options, each overriding the one before.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use serde::Deserialize;
+
+/// Options of `callvault serve`. Each can also be set in the TOML file; the environment
+/// variable named beside it overrides the file.
+#[derive(Args, Debug, Default)]
+pub struct ServeArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "CALLVAULT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Where the catalog and recordings live [default: ./callvault-data].
+    #[arg(long, env = "CALLVAULT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// WebAPI (HTTP) listen address; port 0 picks a free port [default: 127.0.0.1:2012].
+    #[arg(long, env = "CALLVAULT_HTTP", value_name = "ADDR")]
+    pub http: Option<SocketAddr>,
+    /// Socket API listen address [default: 127.0.0.1:5620].
+    #[arg(long, env = "CALLVAULT_SOCKET", value_name = "ADDR")]
+    pub socket: Option<SocketAddr>,
+    /// Replay a pcap or pcapng file through the SIP/RTP capture (repeatable).
+    #[arg(
+        long = "capture-file",
+        env = "CALLVAULT_CAPTURE_FILE",
+        value_name = "PCAP",
+        value_delimiter = ','
+    )]
+    pub capture_files: Vec<PathBuf>,
+    /// How fast capture files are replayed [default: realtime].
+    #[arg(long, env = "CALLVAULT_CAPTURE_SPEED", value_enum)]
+    pub capture_speed: Option<CaptureSpeed>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum CaptureSpeed {
+    Max,
+    #[default]
+    Realtime,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DateTimeFormat {
+    #[default]
+    Iso,
+    Dotnet,
+}
+
+/// The whole configuration, as the TOML file spells it.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: Listen,
+    pub capture: Capture,
+    pub recorder: RecorderSettings,
+    pub database: Database,
+    pub api: Api,
+    pub devices: Devices,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Listen {
+    pub http: SocketAddr,
+    pub socket: SocketAddr,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Capture {
+    pub files: Vec<PathBuf>,
+    pub speed: CaptureSpeed,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecorderSettings {
+    /// Recordings directory; empty = `<data_dir>/recordings`.
+    pub path: PathBuf,
+    pub channels: usize,
+    pub min_free_bytes: u64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Database {
+    /// A SQLite file path or a `sqlite:`/`postgres://` URL; empty = `<data_dir>/catalog.db`.
+    pub url: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Api {
+    pub max_request_bytes: usize,
+    pub max_value_chars: usize,
+    pub max_user_field_chars: usize,
+    /// An unfinished socket request with no new bytes for this long is answered with code 16.
+    pub socket_partial_timeout_ms: u64,
+    pub datetime_format: DateTimeFormat,
+    /// IANA time zone for date-times without an offset, and for output.
+    pub timezone: String,
+    pub calllist_default: u32,
+    pub calllist_max: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Devices {
+    pub auto_create: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./callvault-data"),
+            listen: Listen::default(),
+            capture: Capture::default(),
+            recorder: RecorderSettings::default(),
+            database: Database::default(),
+            api: Api::default(),
+            devices: Devices::default(),
+        }
+    }
+}
+
+impl Default for Listen {
+    fn default() -> Self {
+        Listen {
+            http: SocketAddr::from(([127, 0, 0, 1], 2012)),
+            socket: SocketAddr::from(([127, 0, 0, 1], 5620)),
+        }
+    }
+}
+
+impl Default for RecorderSettings {
+    fn default() -> Self {
+        RecorderSettings {
+            path: PathBuf::new(),
+            channels: 64,
+            min_free_bytes: 100 * 1024 * 1024,
+        }
+    }
+}
+
+impl Default for Api {
+    fn default() -> Self {
+        Api {
+            max_request_bytes: 64 * 1024,
+            max_value_chars: 1024,
+            max_user_field_chars: 255,
+            socket_partial_timeout_ms: 2000,
+            datetime_format: DateTimeFormat::Iso,
+            timezone: "UTC".to_string(),
+            calllist_default: 100,
+            calllist_max: 10_000,
+        }
+    }
+}
+
+impl Default for Devices {
+    fn default() -> Self {
+        Devices { auto_create: true }
+    }
+}
+
+impl Config {
+    /// Builds the configuration from the file (if any) and the options.
+    pub fn load(args: ServeArgs) -> anyhow::Result<Config> {
+        let mut config = match &args.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(d) = args.data_dir {
+            config.data_dir = d;
+        }
+        if let Some(a) = args.http {
+            config.listen.http = a;
+        }
+        if let Some(a) = args.socket {
+            config.listen.socket = a;
+        }
+        if !args.capture_files.is_empty() {
+            config.capture.files = args.capture_files;
+        }
+        if let Some(s) = args.capture_speed {
+            config.capture.speed = s;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn from_file(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read configuration file {}", path.display()))?;
+        toml::from_str(&text)
+            .with_context(|| format!("configuration file {} is not valid", path.display()))
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.recorder.channels == 0 {
+            bail!("recorder.channels must be at least 1");
+        }
+        if self.api.calllist_max == 0 || self.api.calllist_default == 0 {
+            bail!("api.calllist_max and api.calllist_default must be at least 1");
+        }
+        self.timezone()?;
+        Ok(())
+    }
+
+    pub fn timezone(&self) -> anyhow::Result<chrono_tz::Tz> {
+        self.api.timezone.parse().map_err(|_| {
+            anyhow::anyhow!(
+                "api.timezone {:?} is not an IANA time zone",
+                self.api.timezone
+            )
+        })
+    }
+
+    pub fn recordings_dir(&self) -> PathBuf {
+        if self.recorder.path.as_os_str().is_empty() {
+            self.data_dir.join("recordings")
+        } else {
+            self.recorder.path.clone()
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            self.data_dir
+                .join("catalog.db")
+                .to_string_lossy()
+                .into_owned()
+        } else {
+            self.database.url.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_options() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "data_dir = \"/srv/cv\"\n[listen]\nhttp = \"0.0.0.0:80\"\n[recorder]\nchannels = 8\n",
+        )
+        .unwrap();
+        let config = Config::load(ServeArgs {
+            config: Some(file),
+            http: Some("127.0.0.1:0".parse().unwrap()),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/srv/cv"));
+        assert_eq!(config.listen.http.to_string(), "127.0.0.1:0");
+        assert_eq!(config.listen.socket.to_string(), "127.0.0.1:5620");
+        assert_eq!(config.recorder.channels, 8);
+        assert_eq!(config.recordings_dir(), PathBuf::from("/srv/cv/recordings"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[recorder]\nchanels = 8\n").unwrap();
+        let err = Config::load(ServeArgs {
+            config: Some(file.clone()),
+            ..ServeArgs::default()
+        })
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("chanels"), "{err:#}");
+        std::fs::write(&file, "[api]\ntimezone = \"Mars/Olympus\"\n").unwrap();
+        assert!(
+            Config::load(ServeArgs {
+                config: Some(file),
+                ..ServeArgs::default()
+            })
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,139 @@
+//! The WebAPI: `/webAPI.aspx` over HTTP, in all four request forms (PROTOCOL §1.1).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use wire::{Code, WireError};
+
+use crate::commands::{Ctx, Media, Reply, Transport, execute};
+
+pub async fn serve(listener: TcpListener, ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
+    let shutdown = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    if let Err(e) = axum::serve(listener, router(ctx))
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        tracing::error!(error = %e, "http listener failed");
+    }
+}
+
+pub fn router(ctx: Arc<Ctx>) -> Router {
+    Router::new().fallback(handle).with_state(ctx)
+}
+
+fn xml(status: StatusCode, doc: wire::Response) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+        doc.encode(),
+    )
+        .into_response()
+}
+
+fn too_large(limit: usize) -> Response {
+    let err = WireError {
+        code: Code::InvalidMessageFormat,
+        message: format!("the request is larger than {limit} bytes"),
+        request_type: String::new(),
+        request_id: String::new(),
+    };
+    xml(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        wire::Response::from_error(err),
+    )
+}
+
+async fn handle(
+    State(ctx): State<Arc<Ctx>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let path = uri.path().to_ascii_lowercase();
+    if path != "/webapi.aspx" && path != "/webapi" {
+        return (
+            StatusCode::NOT_FOUND,
+            "not found: the WebAPI is at /webAPI.aspx\n",
+        )
+            .into_response();
+    }
+    if method != Method::GET && method != Method::POST {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "GET, POST")],
+            "the WebAPI takes GET or POST\n",
+        )
+            .into_response();
+    }
+    let limit = ctx.limits.max_request_bytes;
+    let query = uri.query().unwrap_or("");
+    if query.len() > limit {
+        return too_large(limit);
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, limit - query.len()).await else {
+        return too_large(limit);
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    let parsed = match first {
+        None => wire::parse_query(query, &ctx.limits),
+        Some(b'<') => wire::parse_xml(&bytes, &ctx.limits),
+        Some(_) if content_type.contains("xml") => wire::parse_xml(&bytes, &ctx.limits),
+        Some(_) => wire::parse_form(query, &bytes, &ctx.limits),
+    };
+    let req = match parsed {
+        Ok(r) => r,
+        Err(e) => return xml(StatusCode::OK, wire::Response::from_error(e)),
+    };
+    match execute(&ctx, &req, Transport::Http).await {
+        Reply::Result(doc) => xml(StatusCode::OK, doc),
+        Reply::Media(media) => send_file(&req, media).await,
+    }
+}
+
+/// Streams a media file, so memory does not grow with its size.
+async fn send_file(req: &wire::Request, media: Media) -> Response {
+    let file = match tokio::fs::File::open(&media.path).await {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!(path = %media.path.display(), error = %e, "recording file cannot be read");
+            let result = crate::commands::respond(
+                req,
+                Err(engine::ApiError::new(
+                    Code::RecordingNotFound,
+                    "the recording's media file is missing",
+                )),
+            );
+            return xml(StatusCode::OK, result);
+        }
+    };
+    let len = file.metadata().await.map(|m| m.len()).ok();
+    let mut response = Response::new(Body::from_stream(tokio_util::io::ReaderStream::new(file)));
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(media.content_type),
+    );
+    if let Ok(v) =
+        header::HeaderValue::from_str(&format!("attachment; filename=\"{}\"", media.file_name))
+    {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if let Some(len) = len {
+        h.insert(header::CONTENT_LENGTH, header::HeaderValue::from(len));
+    }
+    response
+}

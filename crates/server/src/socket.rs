@@ -1,0 +1,82 @@
+//! The socket API: XML requests on a TCP connection, each answered in order with one
+//! `<RESULT>` + CR LF (PROTOCOL §1.2).
+
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use wire::{Frame, SocketFramer};
+
+use crate::commands::{Ctx, Reply, Transport, execute};
+
+pub async fn serve(listener: TcpListener, ctx: Arc<Ctx>, stop: watch::Receiver<bool>) {
+    let mut stopping = stop.clone();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    tokio::spawn(connection(stream, ctx.clone(), stop.clone()));
+                }
+                Err(e) => tracing::warn!(error = %e, "socket accept failed"),
+            },
+            _ = stopping.wait_for(|s| *s) => break,
+        }
+    }
+}
+
+async fn answer(ctx: &Ctx, frame: Frame) -> String {
+    match frame {
+        Frame::Request(req) => match execute(ctx, &req, Transport::Socket).await {
+            Reply::Result(doc) => doc.encode(),
+            // EXPORT is refused on this transport before it produces media.
+            Reply::Media(_) => String::new(),
+        },
+        Frame::Error(e) => wire::Response::from_error(e).encode(),
+    }
+}
+
+async fn connection(stream: TcpStream, ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
+    let (mut rd, wr) = stream.into_split();
+    let mut wr = BufWriter::new(wr);
+    let mut framer = SocketFramer::new(ctx.limits.clone());
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        while let Some(frame) = framer.next_frame() {
+            let doc = answer(&ctx, frame).await;
+            if wr.write_all(doc.as_bytes()).await.is_err() || wr.write_all(b"\r\n").await.is_err() {
+                return;
+            }
+        }
+        if wr.flush().await.is_err() {
+            return;
+        }
+        let read = tokio::select! {
+            r = tokio::time::timeout(ctx.socket_partial_timeout, rd.read(&mut buf)) => r,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        match read {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                // The client closed (or half-closed) its side: answer an unfinished request.
+                if let Some(frame) = framer.on_idle_timeout() {
+                    let doc = answer(&ctx, frame).await;
+                    let _ = wr.write_all(doc.as_bytes()).await;
+                    let _ = wr.write_all(b"\r\n").await;
+                    let _ = wr.flush().await;
+                }
+                return;
+            }
+            Ok(Ok(n)) => framer.push(&buf[..n]),
+            Err(_) => {
+                if let Some(frame) = framer.on_idle_timeout() {
+                    let doc = answer(&ctx, frame).await;
+                    if wr.write_all(doc.as_bytes()).await.is_err()
+                        || wr.write_all(b"\r\n").await.is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
