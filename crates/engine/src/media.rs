@@ -28,12 +28,8 @@ impl Engine {
                         .await
                 }
                 MediaEvent::DialogAnswered { dialog, at } => {
-                    let Some((device, i)) = dialog_index(st, &dialog, at) else {
-                        return None;
-                    };
-                    let Some(mut call) = take_call(st, &device, i) else {
-                        return None;
-                    };
+                    let (device, i) = dialog_index(st, &dialog, at)?;
+                    let mut call = take_call(st, &device, i)?;
                     if call.record_on_answer {
                         self.start_full_recording(st, &mut call, at, &MetaUpdate::default())
                             .await;
@@ -47,13 +43,11 @@ impl Engine {
                     at,
                     pcm,
                 } => {
-                    let Some((device, i)) = dialog_index(st, &dialog, at) else {
-                        return None;
-                    };
-                    let Some(call) = st.devices.get_mut(&device).and_then(|d| d.calls.get_mut(i))
-                    else {
-                        return None;
-                    };
+                    let (device, i) = dialog_index(st, &dialog, at)?;
+                    let call = st
+                        .devices
+                        .get_mut(&device)
+                        .and_then(|d| d.calls.get_mut(i))?;
                     // Channel 1 (index 0) is the device's own voice.
                     let channel = if (side == Side::Caller) == call.device_is_caller {
                         0
@@ -85,9 +79,7 @@ impl Engine {
                     );
                 }
                 MediaEvent::DialogEnded { dialog, at, reason } => {
-                    let Some((device, i)) = dialog_index(st, &dialog, at) else {
-                        return None;
-                    };
+                    let (device, i) = dialog_index(st, &dialog, at)?;
                     tracing::info!(call_id = %dialog, %device, %reason, "captured call ended");
                     end_call(st, &device, i, at, &mut writes, &mut finishing);
                 }
