@@ -110,9 +110,17 @@ impl LiveCall {
             .iter()
             .find(|r| r.row.kind == store::RecordingKind::Full)
             .or_else(|| self.recordings.last());
+        let now = self.now();
         CallView {
             call: self.row.clone(),
-            recording: shown.map(|r| r.row.clone()),
+            recording: shown.map(|r| {
+                let mut row = r.row.clone();
+                if r.is_open() {
+                    // The length so far, on the call's own clock (a capture's, when replayed).
+                    row.duration_ms = Some((now - row.recording_start).max(0) / 1000);
+                }
+                row
+            }),
             recording_now: self.any_recording_open(),
         }
     }

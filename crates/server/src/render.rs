@@ -20,10 +20,7 @@ pub fn call(ctx: &Ctx, v: &CallView) -> Node {
     let r = v.recording.as_ref();
     let m = r.map(|r| &r.meta).unwrap_or(&c.meta);
     let duration = match r {
-        Some(r) => r.duration_ms.or_else(|| {
-            v.recording_now
-                .then(|| (engine::now_micros() - r.recording_start) / 1000)
-        }),
+        Some(r) => r.duration_ms,
         None => c.end.map(|e| (e - c.start) / 1000),
     };
     let mut fields = vec![
