@@ -190,7 +190,8 @@ impl Recorder {
         Ok((rec, recovered))
     }
 
-    /// Creates `<id>.part` durably (header written + fsync) before answering.
+    /// Creates `<id>.part` and answers once it exists; it reaches the disk with the next
+    /// periodic sync (see `Live::create`).
     pub async fn open(&self, record_id: i64, start: Micros) -> Result<(), RecorderError> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Open {

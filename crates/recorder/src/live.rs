@@ -48,6 +48,8 @@ pub(crate) struct Live {
     silences: Vec<(u64, u64)>,
     /// Appended since the last fdatasync.
     dirty: bool,
+    /// The file's directory entry has not been synced yet (see [`Live::create`]).
+    entry_unsynced: bool,
     /// Samples dropped because their frames were already committed.
     pub late_samples: u64,
     /// Frames lost because an append failed (disk full, I/O error).
@@ -55,7 +57,11 @@ pub(crate) struct Live {
 }
 
 impl Live {
-    /// Creates `<id>.part` with its header, durably (file and directory entry).
+    /// Creates `<id>.part` with its header. The file and its directory entry reach the disk
+    /// with the first periodic sync (within one commit interval) rather than here: starting
+    /// a recording then costs no fsync, and a kill loses nothing (the page cache survives
+    /// it); only a power cut in that first half second can lose the empty file, which
+    /// recovery treats as a recording without audio.
     pub fn create(dir: &Path, record_id: i64, start: Micros) -> Result<Live, RecorderError> {
         let wav = wav_path(dir, record_id);
         if wav.exists() {
@@ -73,9 +79,6 @@ impl Live {
         let header = format::encode_header(PartHeader { record_id, start });
         file.write_all_at(&header, 0)
             .map_err(|e| io_err("write recording file", &path, e))?;
-        file.sync_all()
-            .map_err(|e| io_err("sync recording file", &path, e))?;
-        sync_dir(dir)?;
         Ok(Live {
             record_id,
             start,
@@ -86,7 +89,8 @@ impl Live {
             window: Vec::new(),
             highest: 0,
             silences: Vec::new(),
-            dirty: false,
+            dirty: true,
+            entry_unsynced: true,
             late_samples: 0,
             lost_frames: 0,
         })
@@ -207,6 +211,11 @@ impl Live {
     fn sync(&mut self) {
         if !self.dirty {
             return;
+        }
+        if self.entry_unsynced {
+            let synced = self.file.sync_all().is_ok()
+                && self.path.parent().is_some_and(|d| sync_dir(d).is_ok());
+            self.entry_unsynced = !synced;
         }
         match self.file.sync_data() {
             Ok(()) => self.dirty = false,
