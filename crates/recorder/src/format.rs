@@ -12,7 +12,8 @@
 //! ```
 //!
 //! Frames not covered by any block are silence. A block with zero frames is a progress
-//! marker: it says the recording had reached its index even though the tail was silent.
+//! marker: it says the recording had reached its index even though the tail was silent (or
+//! no audio came at all: the writer appends one as wall time passes).
 //! Everything after the first record that is truncated, has an unknown tag or fails its
 //! checksum is ignored: it can only be the torn tail of a write interrupted by a crash.
 

@@ -22,6 +22,11 @@
 //! ```
 //! Frames no block covers are silence; a zero-frame block marks progress through a silent
 //! tail. Reading stops at the first truncated, unknown or checksum-failing record.
+//!
+//! Each periodic commit also appends a progress marker at the wall-clock time elapsed since
+//! the recording was opened whenever that is past what the file already records, so a
+//! recording that receives no audio still recovers with its real length (less at most about
+//! the last second).
 
 mod finalize;
 mod format;
@@ -68,7 +73,8 @@ pub struct Recovered {
     pub record_id: i64,
     /// The `.wav`.
     pub path: PathBuf,
-    /// Up to the end of the last intact block.
+    /// Up to the end of the last intact block or progress marker: how far the recording had
+    /// got, by its audio or by the wall clock, at the last commit before the crash.
     pub duration_ms: i64,
     pub start: Micros,
 }
@@ -321,6 +327,7 @@ fn run(dir: PathBuf, rx: mpsc::Receiver<Command>) {
     // Every handle is gone: keep what is buffered. The recordings stay `.part` files and are
     // finalized by the next start, as after a crash but without the lost second.
     for live in open.values_mut() {
+        live.mark_progress();
         if let Err(e) = live.flush() {
             tracing::error!(record_id = live.record_id, error = %e, "cannot flush on shutdown");
         }

@@ -3,6 +3,7 @@
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::finalize::{part_path, sync_dir, wav_path};
 use crate::format::{self, MAX_BLOCK_FRAMES, MAX_WAV_FRAMES, PartHeader};
@@ -27,6 +28,13 @@ pub(crate) fn frame_index(start: Micros, t: Micros) -> i128 {
     (2 * d * i128::from(SAMPLE_RATE) + 1_000_000).div_euclid(2_000_000)
 }
 
+/// Whole frames in `d` (rounded down, so progress is never claimed early), clamped to what a
+/// recording can hold.
+pub(crate) fn frames_in(d: Duration) -> u64 {
+    let n = d.as_micros() * u128::from(SAMPLE_RATE) / 1_000_000;
+    u64::try_from(n).unwrap_or(u64::MAX).min(MAX_WAV_FRAMES)
+}
+
 /// `frame_index` clamped to what a recording can hold.
 pub(crate) fn clamp_index(i: i128) -> u64 {
     i.clamp(0, i128::from(MAX_WAV_FRAMES)) as u64
@@ -37,6 +45,12 @@ pub(crate) struct Live {
     pub start: Micros,
     path: PathBuf,
     file: File,
+    /// When the file was created: the recording has lasted at least the time since then,
+    /// whether or not any audio came.
+    opened: Instant,
+    /// How far the records appended so far say the recording got (end of the last block or
+    /// progress marker), so a marker is only written when it says more.
+    reached: u64,
     /// Bytes known good in the file; a failed append is cut back to this.
     file_len: u64,
     /// Index of `window[0]`: the first frame not yet committed.
@@ -84,6 +98,8 @@ impl Live {
             start,
             path,
             file,
+            opened: Instant::now(),
+            reached: 0,
             file_len: header.len() as u64,
             base: 0,
             window: Vec::new(),
@@ -192,10 +208,31 @@ impl Live {
         }
     }
 
-    /// The periodic commit: everything older than the reorder margin, then fdatasync.
+    /// The periodic commit: everything older than the reorder margin, how far the recording
+    /// has got, then fdatasync.
     pub fn tick(&mut self) {
         self.commit(self.highest.saturating_sub(REORDER_MARGIN));
+        self.mark_progress();
         self.sync();
+    }
+
+    /// Appends a progress marker (a zero-frame block) at the wall-clock time elapsed since
+    /// the recording was opened, when that is past what the file already records. A
+    /// recording without audio (a CTI call whose media nobody captures) would otherwise
+    /// recover with no length at all; one whose audio runs ahead of wall time (a replay at
+    /// maximum speed) needs no marker, its committed blocks already say more. Audio is not
+    /// affected: the marker is not a commit, so the window and the reorder margin stay as
+    /// they are, and finish cuts or pads to its own end time regardless.
+    pub fn mark_progress(&mut self) {
+        let now = frames_in(self.opened.elapsed());
+        if now <= self.reached {
+            return;
+        }
+        let mut buf = Vec::with_capacity(format::BLOCK_HEADER_LEN);
+        format::encode_block(now, &[], &mut buf);
+        if self.append(&buf) {
+            self.reached = now;
+        }
     }
 
     /// Commits every buffered frame and syncs; used by finish and on shutdown.
@@ -247,7 +284,10 @@ impl Live {
         if last_end < cut {
             format::encode_block(cut, &[], &mut buf);
         }
-        if !self.append(&buf) {
+        if self.append(&buf) {
+            // The last block ends at `cut`, or a marker says it was reached.
+            self.reached = self.reached.max(cut);
+        } else {
             self.lost_frames += n as u64;
         }
         self.window.drain(..n);

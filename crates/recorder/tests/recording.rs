@@ -291,9 +291,11 @@ fn one_recorder_per_directory() {
     drop(clone);
     let (_rec, recovered) = Recorder::start(dir.path()).unwrap();
     assert_eq!(recovered.len(), 1);
+    // As long as the audio, or as the time the recording was open if a progress marker
+    // said more (a slow machine).
     let frames = read_wav(&recovered[0].path);
-    assert_eq!(frames.len(), 4000);
-    assert_frames(&frames, |ch, _| ch == 0);
+    assert!(frames.len() >= 4000, "{} frames", frames.len());
+    assert_frames(&frames, |ch, i| ch == 0 && i < 4000);
 }
 
 #[test]

@@ -121,11 +121,24 @@ pub fn parse_part(b: &[u8]) -> (i64, Micros, Vec<Rec>) {
     (id, start, recs)
 }
 
-/// End (exclusive frame index) of the blocks among `recs`.
+/// End (exclusive frame index) of the blocks among `recs`, progress markers included: how
+/// far the file says the recording got.
 pub fn data_end(recs: &[Rec]) -> u64 {
     recs.iter()
         .filter_map(|r| match *r {
             Rec::Block { first, frames, .. } => Some(first + frames as u64),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// End (exclusive frame index) of the blocks among `recs` that hold audio, leaving out
+/// progress markers (zero-frame blocks).
+pub fn audio_end(recs: &[Rec]) -> u64 {
+    recs.iter()
+        .filter_map(|r| match *r {
+            Rec::Block { first, frames, .. } if frames > 0 => Some(first + frames as u64),
             _ => None,
         })
         .max()
