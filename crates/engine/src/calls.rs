@@ -197,85 +197,107 @@ impl Engine {
     ) -> Result<CallView, ApiError> {
         let mut writes = Vec::new();
         let mut guard = self.inner.state.lock().await;
-        let view = {
-            let st = &mut *guard;
-            self.ensure_device(st, device_id)?;
-            let dev = device_mut(st, device_id)?;
-            dev.last_event = Some(now_micros());
-            match dev.live_index(instance) {
-                Some(i) => {
-                    let call = &dev.calls[i];
-                    if call
-                        .recordings
-                        .iter()
-                        .any(|r| r.is_open() && r.row.kind == RecordingKind::Partial)
-                    {
-                        return Err(ApiError::new(
-                            Code::AlreadyRecording,
-                            format!(
-                                "a partial recording is already running on device {device_id}, instance '{}'",
-                                call.row.call_instance
-                            ),
-                        ));
-                    }
-                    let at = call.now();
-                    let mut row = call.row.clone();
-                    meta.apply_meta(&mut row.meta);
-                    let mut rec = self
-                        .open_recording(st, &row, RecordingKind::Partial, at)
-                        .await?;
-                    rec.row.agent_initiated = agent_initiated;
-                    meta.apply_recording(&mut rec.row);
-                    let call = &mut device_mut(st, device_id)?.calls[i];
-                    update_call(call, meta);
-                    let view = CallView {
-                        call: call.row.clone(),
-                        recording: Some(rec.row.clone()),
-                        recording_now: true,
-                    };
-                    call.recordings.push(rec);
-                    writes.extend(call.writes());
-                    view
+        let st = &mut *guard;
+        let created = self.ensure_device(st, device_id)?;
+        let view = match self
+            .start_partial(st, device_id, instance, meta, agent_initiated, &mut writes)
+            .await
+        {
+            Ok(view) => view,
+            Err(e) => {
+                // A refused request leaves no trace, not even the device it named.
+                if created {
+                    st.devices.remove(device_id);
                 }
-                None => {
-                    let now = now_micros();
-                    let mut call = self
-                        .begin_call(
-                            st,
-                            NewCall {
-                                device_id,
-                                instance: instance.unwrap_or(""),
-                                meta,
-                                start: now,
-                                cti: true,
-                                record_now: false,
-                            },
-                        )
-                        .await;
-                    call.implicit = true;
-                    let mut rec = self
-                        .open_recording(st, &call.row, RecordingKind::Partial, now)
-                        .await?;
-                    rec.row.agent_initiated = agent_initiated;
-                    meta.apply_recording(&mut rec.row);
-                    call.row.recorded = true;
-                    call.row.reason.clear();
-                    let view = CallView {
-                        call: call.row.clone(),
-                        recording: Some(rec.row.clone()),
-                        recording_now: true,
-                    };
-                    call.recordings.push(rec);
-                    writes.extend(call.writes());
-                    device_mut(st, device_id)?.calls.push(call);
-                    view
-                }
+                return Err(e);
             }
         };
         let pending = self.queue(writes);
         drop(guard);
         self.settle(pending, Vec::new()).await?;
         Ok(view)
+    }
+
+    async fn start_partial(
+        &self,
+        st: &mut State,
+        device_id: &str,
+        instance: Option<&str>,
+        meta: &MetaUpdate,
+        agent_initiated: bool,
+        writes: &mut Vec<Write>,
+    ) -> Result<CallView, ApiError> {
+        let dev = device_mut(st, device_id)?;
+        dev.last_event = Some(now_micros());
+        Ok(match dev.live_index(instance) {
+            Some(i) => {
+                let call = &dev.calls[i];
+                if call
+                    .recordings
+                    .iter()
+                    .any(|r| r.is_open() && r.row.kind == RecordingKind::Partial)
+                {
+                    return Err(ApiError::new(
+                        Code::AlreadyRecording,
+                        format!(
+                            "a partial recording is already running on device {device_id}, instance '{}'",
+                            call.row.call_instance
+                        ),
+                    ));
+                }
+                let at = call.now();
+                let mut row = call.row.clone();
+                meta.apply_meta(&mut row.meta);
+                let mut rec = self
+                    .open_recording(st, &row, RecordingKind::Partial, at)
+                    .await?;
+                rec.row.agent_initiated = agent_initiated;
+                meta.apply_recording(&mut rec.row);
+                let call = &mut device_mut(st, device_id)?.calls[i];
+                update_call(call, meta);
+                let view = CallView {
+                    call: call.row.clone(),
+                    recording: Some(rec.row.clone()),
+                    recording_now: true,
+                };
+                call.recordings.push(rec);
+                writes.extend(call.writes());
+                view
+            }
+            None => {
+                let now = now_micros();
+                let mut call = self
+                    .begin_call(
+                        st,
+                        NewCall {
+                            device_id,
+                            instance: instance.unwrap_or(""),
+                            meta,
+                            start: now,
+                            cti: true,
+                            record_now: false,
+                        },
+                    )
+                    .await;
+                call.implicit = true;
+                let mut rec = self
+                    .open_recording(st, &call.row, RecordingKind::Partial, now)
+                    .await?;
+                rec.row.agent_initiated = agent_initiated;
+                meta.apply_recording(&mut rec.row);
+                call.row.recorded = true;
+                call.row.reason.clear();
+                let view = CallView {
+                    call: call.row.clone(),
+                    recording: Some(rec.row.clone()),
+                    recording_now: true,
+                };
+                call.recordings.push(rec);
+                writes.extend(call.writes());
+                device_mut(st, device_id)?.calls.push(call);
+                view
+            }
+        })
     }
 
     /// RECORDSTOP: stops the partial recording(s) of the call; ends an implicit call.
@@ -350,18 +372,27 @@ impl Engine {
         durable.map_err(ApiError::from)
     }
 
-    /// Creates the device on first use when the configuration allows it.
-    pub(crate) fn ensure_device(&self, st: &mut State, device_id: &str) -> Result<(), ApiError> {
+    /// Creates the device on first use when the configuration allows it; says whether it
+    /// did, so a request refused later can take the new device back. Refuses everything once
+    /// shutdown has begun.
+    pub(crate) fn ensure_device(&self, st: &mut State, device_id: &str) -> Result<bool, ApiError> {
+        if st.stopping {
+            return Err(ApiError::new(
+                Code::SchedulerNotRunning,
+                "the server is shutting down",
+            ));
+        }
         if device_id.is_empty() {
             return Err(ApiError::new(Code::DeviceInvalid, "no device was named"));
         }
-        if !st.devices.contains_key(device_id) {
-            if !self.inner.config.auto_create_devices {
-                return Err(unknown(device_id));
-            }
-            st.devices.insert(device_id.to_string(), Default::default());
+        if st.devices.contains_key(device_id) {
+            return Ok(false);
         }
-        Ok(())
+        if !self.inner.config.auto_create_devices {
+            return Err(unknown(device_id));
+        }
+        st.devices.insert(device_id.to_string(), Default::default());
+        Ok(true)
     }
 
     /// Starts a call: allocates its key, asks the schedule, and (when `record_now`) opens the

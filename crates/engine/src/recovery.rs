@@ -49,6 +49,7 @@ impl Engine {
         let mut finishing = Vec::new();
         let mut guard = self.inner.state.lock().await;
         let st = &mut *guard;
+        st.stopping = true;
         let devices: Vec<String> = st.devices.keys().cloned().collect();
         for device in devices {
             while let Some(call) = st.devices.get(&device).and_then(|d| d.calls.last()) {

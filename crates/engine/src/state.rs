@@ -163,6 +163,8 @@ pub(crate) struct State {
     pub next_record_id: i64,
     /// SIP Call-ID → device of the live call that follows it.
     pub dialogs: HashMap<String, String>,
+    /// Set by shutdown: no call or recording starts any more.
+    pub stopping: bool,
 }
 
 impl State {
@@ -173,6 +175,7 @@ impl State {
             next_call_key: max_call_key + 1,
             next_record_id: max_record_id + 1,
             dialogs: HashMap::new(),
+            stopping: false,
         }
     }
 

@@ -12,6 +12,9 @@ use crate::capture_sources::CaptureSources;
 use crate::commands::Ctx;
 use crate::config::Config;
 
+/// How long requests in progress may take to finish once a stop is asked for.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let tz = config.timezone()?;
     tokio::fs::create_dir_all(&config.data_dir)
@@ -80,8 +83,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     for t in capture_tasks {
         t.abort();
     }
-    let _ = http_task.await;
-    let _ = socket_task.await;
+    // Requests in progress get a moment to finish; a client that sent half a request does
+    // not hold the shutdown up.
+    for task in [http_task, socket_task] {
+        let abort = task.abort_handle();
+        if tokio::time::timeout(SHUTDOWN_GRACE, task).await.is_err() {
+            abort.abort();
+        }
+    }
     engine.shutdown().await;
     store.close().await;
     tracing::info!("stopped");

@@ -18,9 +18,14 @@ pub async fn serve(listener: TcpListener, ctx: Arc<Ctx>, stop: watch::Receiver<b
                 Ok((stream, _)) => {
                     tokio::spawn(connection(stream, ctx.clone(), stop.clone()));
                 }
-                Err(e) => tracing::warn!(error = %e, "socket accept failed"),
+                Err(e) => {
+                // Typically out of file descriptors: wait for some to be released instead
+                // of spinning on a listener that stays readable.
+                tracing::warn!(error = %e, "socket accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
             },
-            _ = stopping.wait_for(|s| *s) => break,
+            _ = stopping.changed() => break,
         }
     }
 }
@@ -43,6 +48,11 @@ async fn connection(stream: TcpStream, ctx: Arc<Ctx>, mut stop: watch::Receiver<
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         while let Some(frame) = framer.next_frame() {
+            if *stop.borrow() {
+                // Requests still buffered when the server stops are not started.
+                let _ = wr.flush().await;
+                return;
+            }
             let doc = answer(&ctx, frame).await;
             if wr.write_all(doc.as_bytes()).await.is_err() || wr.write_all(b"\r\n").await.is_err() {
                 return;

@@ -268,6 +268,30 @@ fn unknown_devices_are_refused_when_auto_create_is_off() {
 }
 
 #[test]
+fn device_ids_are_checked_and_refusals_leave_no_device() {
+    let (_d, s) = server_with("[recorder]\nchannels = 1\n");
+    let long = "a".repeat(65);
+    let doc = ok(
+        &s,
+        &format!("type=callstart&requestid=1&deviceid={long}"),
+        26,
+    );
+    assert!(field(&doc, "RESULTMSG").contains("DEVICEID"), "{doc}");
+    ok(
+        &s,
+        &format!("type=callstart&requestid=2&deviceid={}", "a".repeat(64)),
+        20,
+    );
+    ok(&s, "type=callstart&requestid=3&deviceid=500,501", 17);
+    ok(&s, "type=callstart&requestid=4&deviceid=30%000", 16);
+    ok(&s, "type=callstart&requestid=5&deviceid=30%01x", 16);
+    // The one channel is busy: RECORDSTART on a new device is refused and creates nothing.
+    ok(&s, "type=recordstart&requestid=6&deviceid=3", 3);
+    let list = ok(&s, "type=devicelist&requestid=7", 20);
+    assert_eq!(field(&list, "COUNT"), "1", "{list}");
+}
+
+#[test]
 fn status_commands() {
     let (_d, s) = server();
     ok(&s, "type=callstart&requestid=1&deviceid=10&ani=1", 20);
@@ -279,7 +303,11 @@ fn status_commands() {
     assert_eq!(field(&devices[1], "DEVICEID"), "11");
     let st = ok(&s, "type=devicestatus&requestid=4&deviceid=10,11", 20);
     assert_eq!(field(&st, "COUNT"), "2");
-    ok(&s, "type=devicestatus&requestid=5&deviceid=10,12", 8);
+    // Unknown devices in a list are left out; 8 only when none is known.
+    let st = ok(&s, "type=devicestatus&requestid=5&deviceid=12,10,10", 20);
+    assert_eq!(field(&st, "COUNT"), "1");
+    assert_eq!(field(&st, "DEVICEID"), "10");
+    ok(&s, "type=devicestatus&requestid=5&deviceid=12,13", 8);
     ok(
         &s,
         "type=devicestatus&requestid=6&deviceid=10&sys_user=bob",

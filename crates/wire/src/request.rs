@@ -150,6 +150,11 @@ pub(crate) fn is_xml_name(name: &str) -> bool {
     start_ok(first) && chars.all(|c| start_ok(c) || c.is_ascii_digit() || c == '-' || c == '.')
 }
 
+/// Characters XML 1.0 documents can hold.
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
+}
+
 /// The checks every request form shares, applied once its shape is known to be right:
 /// TYPE present (17), REQUESTID valid (14), and every value within its length (26).
 pub(crate) fn validate(
@@ -190,6 +195,13 @@ pub(crate) fn validate(
         )));
     }
     for (name, value) in &params {
+        // A value a result could not carry back (XML 1.0 has no way to write these) would be
+        // stored and then shown altered, so it is refused like any character XML refuses.
+        if value.chars().any(|c| !is_xml_char(c)) {
+            return Err(ids(WireError::malformed(format!(
+                "{name} contains a control character"
+            ))));
+        }
         let max = limits.max_chars_for(name);
         if longer_than(value, max) {
             return Err(ids(WireError::new(
@@ -238,6 +250,30 @@ mod tests {
         for not in ["", "1A", "-a", "a b", "a<b", "a[]"] {
             assert!(!is_xml_name(not), "{not}");
         }
+    }
+
+    #[test]
+    fn control_characters_are_refused() {
+        for bad in ["30\u{0}0", "a\u{1}", "\u{FFFF}"] {
+            let err = validate(
+                Some("CALLSTART".into()),
+                Some("1".into()),
+                vec![("DEVICEID".into(), bad.into())],
+                &Limits::default(),
+            )
+            .unwrap_err();
+            assert_eq!(err.code, Code::InvalidMessageFormat, "{bad:?}");
+            assert!(err.message.contains("DEVICEID"), "{}", err.message);
+        }
+        assert!(
+            validate(
+                Some("CALLSTART".into()),
+                Some("1".into()),
+                vec![("USER1".into(), "tab\there\r\nnew line 😀".into())],
+                &Limits::default(),
+            )
+            .is_ok()
+        );
     }
 
     #[test]

@@ -238,7 +238,12 @@ impl<'a> Params<'a> {
     /// SYS_USER, CRM_USER, STATIONNAME) resolve only through directory entries.
     pub fn device(&self) -> Result<String, ApiError> {
         if let Some(id) = self.get("DEVICEID") {
-            return Ok(id.to_string());
+            if id.contains(',') {
+                return Err(invalid(
+                    "DEVICEID names one device here; a comma is not allowed",
+                ));
+            }
+            return device_id(id).map(str::to_string);
         }
         if let Some(alias) = self.get("DEVICEALIAS") {
             return Err(ApiError::new(
@@ -267,6 +272,20 @@ impl<'a> Params<'a> {
             "no device was named: give DEVICEID, DEVICEALIAS, STATIONNAME, SYS_USER or CRM_USER",
         ))
     }
+}
+
+/// Longest device id (PROTOCOL §3).
+pub const MAX_DEVICE_ID_CHARS: usize = 64;
+
+/// Checks one device id's length.
+pub fn device_id(id: &str) -> Result<&str, ApiError> {
+    if id.chars().count() > MAX_DEVICE_ID_CHARS {
+        return Err(ApiError::new(
+            Code::BlankRequiredValue,
+            format!("DEVICEID is longer than {MAX_DEVICE_ID_CHARS} characters"),
+        ));
+    }
+    Ok(id)
 }
 
 /// A well-formed request whose values are not valid.

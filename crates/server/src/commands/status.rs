@@ -20,7 +20,7 @@ pub async fn device_list(ctx: &Ctx) -> Result<Done, ApiError> {
 }
 
 /// The devices DEVICESTATUS and DEVICERECORDINGSTATUS name: exactly one key, DEVICEID may
-/// be a comma list; every named device must be known.
+/// be a comma list; the known ones, each once, in the order given (8 when none is known).
 async fn named_devices(ctx: &Ctx, req: &Request) -> Result<Vec<String>, ApiError> {
     let p = Params(req);
     let keys = [
@@ -37,25 +37,32 @@ async fn named_devices(ctx: &Ctx, req: &Request) -> Result<Vec<String>, ApiError
             format!("give only one of {}", given.join(", ")),
         ));
     }
-    let ids: Vec<String> = match p.get("DEVICEID") {
-        Some(list) => list
-            .split(',')
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect(),
-        None => vec![p.device()?],
-    };
-    let known = ctx.engine.devices(Some(&ids)).await;
-    if let Some(missing) = ids
-        .iter()
-        .find(|id| !known.iter().any(|d| &d.device_id == *id))
-    {
+    let mut ids: Vec<String> = Vec::new();
+    match p.get("DEVICEID") {
+        Some(list) => {
+            for id in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                let id = super::device_id(id)?.to_string();
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+        None => ids.push(p.device()?),
+    }
+    let known: Vec<String> = ctx
+        .engine
+        .devices(Some(&ids))
+        .await
+        .into_iter()
+        .map(|d| d.device_id)
+        .collect();
+    if known.is_empty() {
         return Err(ApiError::new(
             Code::DeviceInvalid,
-            format!("device {missing} is not known"),
+            format!("no known device is named ({})", ids.join(", ")),
         ));
     }
-    Ok(ids)
+    Ok(known)
 }
 
 pub async fn device_status(ctx: &Ctx, req: &Request) -> Result<Done, ApiError> {
