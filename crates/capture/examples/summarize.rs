@@ -1,4 +1,5 @@
-//! Prints what the tracker makes of a capture: dialog events and audio per side.
+//! Prints what the tracker makes of a capture: dialog events, audio per side, and how far
+//! each side's audio was placed from the capture time of the packet that carried it.
 //! Usage: cargo run --example summarize -- FILE.pcap
 
 use std::collections::BTreeMap;
@@ -11,10 +12,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut tracker = Tracker::default();
     let mut first = None;
     let mut events = Vec::new();
+    // Per dialog and side: placement error (`at` − capture time) of each packet, and
+    // where the previous packet's samples ended.
+    let mut placement: BTreeMap<(String, String), Placement> = BTreeMap::new();
     for packet in reader {
         let packet = packet?;
         first.get_or_insert(packet.ts);
-        events.extend(tracker.packet(packet.ts, &packet.data, packet.linktype));
+        let new = tracker.packet(packet.ts, &packet.data, packet.linktype);
+        for e in &new {
+            if let MediaEvent::Audio {
+                dialog,
+                side,
+                at,
+                pcm,
+            } = e
+            {
+                placement
+                    .entry((dialog.clone(), format!("{side:?}")))
+                    .or_default()
+                    .add(*at - packet.ts, *at, pcm.len());
+            }
+        }
+        events.extend(new);
     }
     let last = tracker.last_packet_ts().unwrap_or(0);
     events.extend(tracker.finish(last));
@@ -66,6 +85,45 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for ((d, s), (n, samples, from, to)) in audio {
         println!("audio {d} {s}: {n} packets, {samples} samples, {from:.3}..{to:.3} s");
     }
+    for ((d, s), p) in placement {
+        println!(
+            "placement {d} {s}: error from capture time {:.1}..{:.1} ms, {} of {} packets \
+             beyond ±20 ms, {} overlapping the previous packet",
+            p.min as f64 / 1e3,
+            p.max as f64 / 1e3,
+            p.beyond_20ms,
+            p.packets,
+            p.overlaps
+        );
+    }
     println!("{:?}", tracker.stats().snapshot());
     Ok(())
+}
+
+#[derive(Default)]
+struct Placement {
+    packets: usize,
+    min: i64,
+    max: i64,
+    beyond_20ms: usize,
+    overlaps: usize,
+    end: Option<i64>,
+}
+
+impl Placement {
+    fn add(&mut self, error: i64, at: i64, samples: usize) {
+        if self.packets == 0 {
+            (self.min, self.max) = (error, error);
+        }
+        self.packets += 1;
+        self.min = self.min.min(error);
+        self.max = self.max.max(error);
+        if error.abs() > 20_000 {
+            self.beyond_20ms += 1;
+        }
+        if self.end.is_some_and(|end| at < end) {
+            self.overlaps += 1;
+        }
+        self.end = Some(at + samples as i64 * 125);
+    }
 }

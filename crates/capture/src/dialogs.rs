@@ -21,10 +21,17 @@ const MAX_STREAMS: usize = 64;
 /// Recent sequence numbers per stream used to drop duplicated packets (SPAN ports often
 /// see a packet twice).
 const DUP_WINDOW: usize = 64;
-/// How far the RTP clock may run from the capture clock before the stream is re-anchored:
-/// beyond this a timestamp jump (a sender restart, a re-INVITE reusing the SSRC) is more
-/// likely than jitter.
+/// How far the RTP clock may run from the capture clock inside a talkspurt before the
+/// stream is re-anchored anyway: beyond this a timestamp jump (a sender restart, a
+/// re-INVITE reusing the SSRC) is more likely than jitter.
 const MAX_DRIFT: Micros = 1_000_000;
+/// RTP timestamp step, beyond the previous packet's own length, still taken as the next
+/// packet of the same talkspurt (10 ms at 8 kHz). A larger step is a gap: silence
+/// suppression, a lost packet, a DTMF event or comfort noise in between.
+const TS_TOLERANCE: i64 = 80;
+/// How much later than its RTP timestamp says a packet may arrive after the previous one
+/// and still be taken as the next packet of the same talkspurt.
+const MAX_ARRIVAL_GAP: Micros = 60_000;
 /// Microseconds per sample at 8 kHz.
 const MICROS_PER_SAMPLE: i64 = 125;
 
@@ -45,12 +52,29 @@ impl Side {
 }
 
 /// Places one RTP stream's packets on the capture clock.
+///
+/// Each talkspurt starts at the capture time of its first packet; inside it, packets
+/// follow the sender's RTP clock, so network jitter does not chop the speech. Gaps
+/// (silence suppression, loss) therefore become silence of their real length, and the
+/// sender's clock drifting from the capture clock cannot accumulate across silences. A
+/// packet never starts before the end of the stream's previous packet, so no audio is
+/// overwritten.
 struct StreamClock {
     anchor_capture: Micros,
     anchor_ext: i64,
     last_rtp: u32,
     last_ext: i64,
+    /// The previous placed packet: capture time, samples, and where its samples end.
+    /// `None` until the first one.
+    last: Option<Placed>,
     recent_seqs: VecDeque<u16>,
+}
+
+#[derive(Clone, Copy)]
+struct Placed {
+    capture: Micros,
+    samples: i64,
+    end: Micros,
 }
 
 impl StreamClock {
@@ -60,6 +84,7 @@ impl StreamClock {
             anchor_ext: i64::from(rtp_ts),
             last_rtp: rtp_ts,
             last_ext: i64::from(rtp_ts),
+            last: None,
             recent_seqs: VecDeque::with_capacity(DUP_WINDOW),
         }
     }
@@ -76,20 +101,40 @@ impl StreamClock {
         false
     }
 
-    /// Capture time of the first sample of a packet with this RTP timestamp that arrived
-    /// at `ts`.
-    fn place(&mut self, ts: Micros, rtp_ts: u32) -> Micros {
+    /// Capture time of the first sample of a packet of `samples` samples with this RTP
+    /// timestamp and marker bit that arrived at `ts`.
+    fn place(&mut self, ts: Micros, rtp_ts: u32, marker: bool, samples: usize) -> Micros {
         // Extend the 32-bit timestamp across wraparound: the step from the previous packet
         // is taken as a signed 32-bit difference.
-        let ext = self.last_ext + i64::from(rtp_ts.wrapping_sub(self.last_rtp) as i32);
+        let step = i64::from(rtp_ts.wrapping_sub(self.last_rtp) as i32);
+        let ext = self.last_ext + step;
         self.last_rtp = rtp_ts;
         self.last_ext = ext;
         let at = self.anchor_capture + (ext - self.anchor_ext) * MICROS_PER_SAMPLE;
-        if (at - ts).abs() > MAX_DRIFT {
-            self.anchor_capture = ts;
-            self.anchor_ext = ext;
-            return ts;
+        let talkspurt_starts = match self.last {
+            None => true,
+            Some(last) => {
+                marker
+                    || step < 0
+                    || step > last.samples + TS_TOLERANCE
+                    || (ts - last.capture) - step * MICROS_PER_SAMPLE > MAX_ARRIVAL_GAP
+                    || (at - ts).abs() > MAX_DRIFT
+            }
+        };
+        let mut at = if talkspurt_starts { ts } else { at };
+        if let Some(last) = self.last {
+            at = at.max(last.end);
         }
+        if talkspurt_starts {
+            self.anchor_capture = at;
+            self.anchor_ext = ext;
+        }
+        let samples = samples as i64;
+        self.last = Some(Placed {
+            capture: ts,
+            samples,
+            end: at + samples * MICROS_PER_SAMPLE,
+        });
         at
     }
 }
@@ -521,9 +566,9 @@ impl Tracker {
         if packet.payload.is_empty() {
             return;
         }
-        let at = clock.place(ts, packet.timestamp);
         let mut pcm = Vec::with_capacity(packet.payload.len());
         decode(packet.payload, &mut pcm);
+        let at = clock.place(ts, packet.timestamp, packet.marker, pcm.len());
         events.push(MediaEvent::Audio {
             dialog: call_id,
             side: sender,
@@ -538,16 +583,78 @@ mod tests {
     use super::*;
 
     #[test]
-    fn clock_follows_rtp_and_wraps() {
+    fn talkspurt_follows_rtp_clock_through_jitter_and_wrap() {
         let mut c = StreamClock::new(1_000_000, u32::MAX - 159);
-        assert_eq!(c.place(1_000_000, u32::MAX - 159), 1_000_000);
-        // Next packet 20 ms later, timestamp wrapped past zero.
-        assert_eq!(c.place(1_020_500, 0), 1_020_000);
-        // 500 ms of silence suppression: placed by the RTP clock.
-        assert_eq!(c.place(1_520_000, 160 + 3840), 1_520_000);
-        // A jump of 10 s in the RTP clock while only 20 ms passed: re-anchored.
-        assert_eq!(c.place(1_540_000, 4000 + 80_000), 1_540_000);
-        assert_eq!(c.place(1_560_000, 4000 + 80_160), 1_560_000);
+        assert_eq!(c.place(1_000_000, u32::MAX - 159, true, 160), 1_000_000);
+        // 20.5 ms later, timestamp wrapped past zero: 20 ms by the RTP clock.
+        assert_eq!(c.place(1_020_500, 0, false, 160), 1_020_000);
+        // Jitter of -15 and +40 ms (the arrival gap stays under 60 ms) does not move it.
+        assert_eq!(c.place(1_025_000, 160, false, 160), 1_040_000);
+        assert_eq!(c.place(1_100_000, 320, false, 160), 1_060_000);
+        assert_eq!(c.place(1_080_000, 480, false, 160), 1_080_000);
+    }
+
+    #[test]
+    fn marker_bit_starts_a_talkspurt_at_capture_time() {
+        let mut c = StreamClock::new(0, 0);
+        assert_eq!(c.place(0, 0, true, 160), 0);
+        // Contiguous timestamps, but the marker says a new talkspurt: capture time.
+        assert_eq!(c.place(27_000, 160, true, 160), 27_000);
+        assert_eq!(c.place(46_000, 320, false, 160), 47_000);
+    }
+
+    #[test]
+    fn timestamp_jump_starts_a_talkspurt_at_capture_time() {
+        let mut c = StreamClock::new(1_000_000, 0);
+        assert_eq!(c.place(1_000_000, 0, false, 160), 1_000_000);
+        // 500 ms of silence suppression by the RTP clock, 470 ms by the capture clock, no
+        // marker: the gap is the capture clock's.
+        assert_eq!(c.place(1_490_000, 160 + 3840, false, 160), 1_490_000);
+        assert_eq!(c.place(1_511_000, 160 + 4000, false, 160), 1_510_000);
+        // One lost packet (a step of 320 samples) is a gap too.
+        assert_eq!(c.place(1_552_000, 160 + 4320, false, 160), 1_552_000);
+        // Steps up to 10 ms more than the previous packet's length are not.
+        assert_eq!(c.place(1_580_000, 160 + 4560, false, 160), 1_582_000);
+        // A jump of 10 s in the RTP clock while only 30 ms passed: capture time.
+        assert_eq!(c.place(1_610_000, 90_000, false, 160), 1_610_000);
+        assert_eq!(c.place(1_630_000, 90_160, false, 160), 1_630_000);
+    }
+
+    #[test]
+    fn backwards_timestamp_starts_a_talkspurt() {
+        let mut c = StreamClock::new(0, 10_000);
+        assert_eq!(c.place(0, 10_000, false, 160), 0);
+        assert_eq!(c.place(20_000, 10_160, false, 160), 20_000);
+        // A sender restart with an older timestamp: capture time, not 1.25 s earlier.
+        assert_eq!(c.place(60_000, 160, false, 160), 60_000);
+        assert_eq!(c.place(80_000, 320, false, 160), 80_000);
+    }
+
+    #[test]
+    fn arrival_gap_starts_a_talkspurt() {
+        let mut c = StreamClock::new(0, 0);
+        assert_eq!(c.place(0, 0, false, 160), 0);
+        // Contiguous timestamps, 60 ms later than they say: still the same talkspurt.
+        assert_eq!(c.place(80_000, 160, false, 160), 20_000);
+        // 61 ms later than they say: a new talkspurt at capture time.
+        assert_eq!(c.place(181_000, 320, false, 160), 181_000);
+        assert_eq!(c.place(200_000, 480, false, 160), 201_000);
+    }
+
+    #[test]
+    fn packets_never_overlap() {
+        let mut c = StreamClock::new(0, 0);
+        assert_eq!(c.place(0, 0, false, 160), 0);
+        assert_eq!(c.place(20_000, 160, false, 160), 20_000);
+        // A new talkspurt whose capture time falls inside the previous packet (its RTP
+        // clock ran ahead of the capture clock): after the previous packet instead.
+        assert_eq!(c.place(30_000, 1_000, true, 160), 40_000);
+        assert_eq!(c.place(50_000, 1_160, false, 160), 60_000);
+        // A timestamp repeated under a new sequence number: after, not on top.
+        assert_eq!(c.place(70_000, 1_160, false, 160), 80_000);
+        // A short packet, then one right after it by the RTP clock.
+        assert_eq!(c.place(90_000, 1_320, false, 1), 100_000);
+        assert_eq!(c.place(90_200, 1_321, false, 160), 100_125);
     }
 
     #[test]

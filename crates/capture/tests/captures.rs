@@ -66,52 +66,126 @@ fn gateway_call_without_bye() {
     assert!(audio(&events, CALL_2, Side::Callee).is_empty());
     assert!(undecodable(&events).is_empty());
 
-    // Audio stays inside the answered call. Placement follows the RTP clock, which here
-    // runs a fraction of a millisecond ahead of the capture clock by the end.
+    // Audio stays inside the answered call (each talkspurt starts at its capture time;
+    // see `both_directions_equal_independent_decode` for the placement itself).
     let answer = micros("1105725491.443869");
     for (at, _) in caller.iter().chain(&callee) {
         assert!(*at >= answer && *at < last + 20_000, "audio at {at}");
     }
 }
 
-/// Decodes the caller's direction with an independent pcap/UDP walker and SoX's A-law
-/// table, and compares sample by sample and packet placement with the crate's output.
+/// Where each packet of one RTP stream belongs, worked out from the capture alone: each
+/// talkspurt's first packet (marker bit, an RTP timestamp step backwards or more than the
+/// previous packet's length + 80 samples, or an arrival more than 60 ms later than the
+/// timestamp step says) at its capture time, the others at the talkspurt's start plus
+/// their RTP offset from its first packet (125 µs per sample), and none before the end of
+/// the previous one. Also returns how many talkspurts there are.
+fn talkspurt_placement(packets: &[(i64, bool, u32, usize)]) -> (Vec<i64>, usize) {
+    let mut out: Vec<i64> = Vec::new();
+    let mut starts = 0;
+    let (mut anchor_at, mut anchor_rtp) = (0i64, 0i64);
+    let mut rtp = 0i64;
+    for (i, &(ts, marker, rtp_ts, _)) in packets.iter().enumerate() {
+        let start = if i == 0 {
+            rtp = i64::from(rtp_ts);
+            true
+        } else {
+            let (prev_ts, _, prev_rtp, prev_len) = packets[i - 1];
+            let step = i64::from(rtp_ts.wrapping_sub(prev_rtp) as i32);
+            rtp += step;
+            marker || step < 0 || step > prev_len as i64 + 80 || ts - prev_ts - step * 125 > 60_000
+        };
+        let mut at = if start {
+            ts
+        } else {
+            anchor_at + (rtp - anchor_rtp) * 125
+        };
+        if i > 0 {
+            at = at.max(out[i - 1] + packets[i - 1].3 as i64 * 125);
+        }
+        if start {
+            starts += 1;
+            (anchor_at, anchor_rtp) = (at, rtp);
+        }
+        out.push(at);
+    }
+    (out, starts)
+}
+
+/// Decodes both directions of the answered call with an independent pcap/UDP walker and
+/// SoX's A-law table, and compares sample by sample, and each packet's placement, with
+/// the crate's output.
 #[test]
-fn caller_audio_equals_independent_decode() {
+fn both_directions_equal_independent_decode() {
     let path = capture("sip-call-rtp-g711.pcap");
     let table = common::sox_table("alaw_to_s16le.raw");
-    let packets: Vec<_> = common::walk_udp(&path)
-        .into_iter()
-        .filter(|u| u.src == ([200, 57, 7, 196], 40376) && u.dst == ([200, 57, 7, 204], 8000))
-        .collect();
-    assert_eq!(packets.len(), 891);
-    let mut expected = Vec::new();
-    let mut rtp_ts = Vec::new();
-    for p in &packets {
-        let b = &p.payload;
-        assert_eq!(b[0], 0x80, "plain RTP header, no CSRC/extension/padding");
-        rtp_ts.push(u32::from_be_bytes([b[4], b[5], b[6], b[7]]));
-        expected.push(
-            b[12..]
-                .iter()
-                .map(|&c| table[usize::from(c)])
-                .collect::<Vec<i16>>(),
-        );
-    }
-
     let events = track(&path);
-    let got = audio(&events, CALL_1, Side::Caller);
-    assert_eq!(got.len(), expected.len());
-    for (i, ((_, pcm), want)) in got.iter().zip(&expected).enumerate() {
-        assert_eq!(pcm, want, "packet {i}");
-    }
-    // Placement: the first packet at its capture time, the others by RTP timestamp
-    // (125 µs per sample), which keeps silence gaps at their real length.
-    assert_eq!(got[0].0, packets[0].ts);
-    for (i, (at, _)) in got.iter().enumerate() {
-        let want = packets[0].ts + i64::from(rtp_ts[i].wrapping_sub(rtp_ts[0])) * 125;
-        assert_eq!(*at, want, "packet {i}");
-        assert!((at - packets[i].ts).abs() < 1_000_000);
+    let udp = common::walk_udp(&path);
+    // (side, src, dst, packets, talkspurts, packets beyond ±20 ms, worst placement error
+    // in µs, both from the talkspurt rule on the tshark-read timestamps)
+    for (side, src, dst, count, talkspurts, beyond, worst) in [
+        (
+            Side::Caller,
+            ([200, 57, 7, 196], 40376),
+            ([200, 57, 7, 204], 8000),
+            891,
+            17,
+            0,
+            1_195,
+        ),
+        (
+            Side::Callee,
+            ([200, 57, 7, 204], 8000),
+            ([200, 57, 7, 196], 40376),
+            548,
+            6,
+            211,
+            50_388,
+        ),
+    ] {
+        let packets: Vec<_> = udp
+            .iter()
+            .filter(|u| u.src == src && u.dst == dst)
+            .collect();
+        assert_eq!(packets.len(), count, "{side:?}");
+        let mut expected = Vec::new();
+        let mut rtp = Vec::new();
+        for p in &packets {
+            let b = &p.payload;
+            assert_eq!(b[0], 0x80, "plain RTP header, no CSRC/extension/padding");
+            assert_eq!(b[1] & 0x7f, 8, "A-law");
+            let ts = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
+            rtp.push((p.ts, b[1] & 0x80 != 0, ts, b.len() - 12));
+            expected.push(
+                b[12..]
+                    .iter()
+                    .map(|&c| table[usize::from(c)])
+                    .collect::<Vec<i16>>(),
+            );
+        }
+
+        let got = audio(&events, CALL_1, side);
+        assert_eq!(got.len(), expected.len(), "{side:?}");
+        for (i, ((_, pcm), want)) in got.iter().zip(&expected).enumerate() {
+            assert_eq!(pcm, want, "{side:?} packet {i}");
+        }
+        let (want_at, starts) = talkspurt_placement(&rtp);
+        assert_eq!(starts, talkspurts, "{side:?}");
+        for (i, (at, _)) in got.iter().enumerate() {
+            assert_eq!(*at, want_at[i], "{side:?} packet {i}");
+        }
+        for w in got.windows(2) {
+            assert!(
+                w[1].0 >= w[0].0 + w[0].1.len() as i64 * 125,
+                "{side:?} overlap"
+            );
+        }
+        let errors: Vec<i64> = got.iter().zip(&rtp).map(|((at, _), p)| at - p.0).collect();
+        let far = errors.iter().filter(|e| e.abs() > 20_000).count();
+        let max = errors.iter().map(|e| e.abs()).max().unwrap_or(0);
+        eprintln!("{side:?}: {starts} talkspurts, {far} packets beyond ±20 ms, worst {max} µs");
+        assert_eq!(far, beyond, "{side:?}");
+        assert_eq!(max, worst, "{side:?}");
     }
 }
 
@@ -236,10 +310,12 @@ fn reinvite_to_opus() {
     );
     assert_eq!(answered(&events, id), Some(micros("1782336875.161708")));
     // The re-INVITE (1.731760 s) switches both directions to opus/48000 on PT 96. Before
-    // it, 77 µ-law packets each way; the first at its capture time (0.226437 s from
+    // it, 77 µ-law packets each way, one talkspurt (marker on the first packet, contiguous
+    // timestamps, no arrival gap); the first at its capture time (0.226437 s from
     // 5094 → 5084, sent to bob: the caller's audio; 0.225458 s the other way). This
-    // generator sent the 77 × 20 ms in 1.50 s, so placed by their RTP timestamps they end
-    // up to 40 ms after their capture times, still within 50 ms of the re-INVITE.
+    // generator sent the 77 × 20 ms in 1.50 s, so placed by their RTP timestamps within
+    // the talkspurt they end up to 20 ms after their capture times, still within 50 ms of
+    // the re-INVITE.
     let reinvite = micros("1782336876.668413");
     for (side, first) in [
         (Side::Caller, micros("1782336875.163090")),

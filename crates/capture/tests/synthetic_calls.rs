@@ -1,6 +1,6 @@
 //! Call flows the sample captures do not contain, built packet by packet: IPv6, SIP split
 //! over TCP segments, rejection, CANCEL, delayed offer, a callee re-INVITE, duplicates,
-//! DTMF, timestamp wraparound and SSRC change.
+//! DTMF, timestamp wraparound, SSRC change, and talkspurts placed on the capture clock.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -68,7 +68,11 @@ fn sip(start: &str, call: &str, cseq: &str, from: &str, to: &str, body: &str) ->
 }
 
 fn rtp(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
-    let mut p = vec![0x80, pt];
+    rtp_marked(false, pt, seq, ts, ssrc, payload)
+}
+
+fn rtp_marked(marker: bool, pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x80, pt | if marker { 0x80 } else { 0 }];
     p.extend(seq.to_be_bytes());
     p.extend(ts.to_be_bytes());
     p.extend(ssrc.to_be_bytes());
@@ -195,8 +199,10 @@ fn ipv6_call_with_early_media_duplicates_dtmf_wrap_and_ssrc_change() {
             }
         }
     }
-    // Packets at RTP offsets 0, 160 and 480 samples: 0, 20 and 60 ms after the anchor.
-    assert_eq!(placed, vec![1_100_000, 1_120_000, 1_160_000]);
+    // The first two follow the RTP clock from the first (0 and 20 ms, across the wrap).
+    // The DTMF event leaves a gap in the audio timestamps (480 after 160, a step of two
+    // packets), so the packet after it starts a new talkspurt at its capture time.
+    assert_eq!(placed, vec![1_100_000, 1_120_000, 1_180_000]);
 
     // A new SSRC from alice is anchored at its own capture time.
     let ev = f.send(
@@ -260,6 +266,95 @@ fn ipv6_call_with_early_media_duplicates_dtmf_wrap_and_ssrc_change() {
     let snap = f.tracker.stats().snapshot();
     assert_eq!(snap.calls, 1);
     assert_eq!(snap.dropped_packets, 1, "the duplicate");
+}
+
+/// One direction of a call in talkspurts: the first packet of each (marker bit, a jump in
+/// the RTP timestamps, or an arrival gap) at its capture time, the others spaced by the
+/// RTP clock whatever the jitter, and never one packet over another.
+#[test]
+fn talkspurts_start_at_capture_time() {
+    let (a_sip, b_sip) = (addr("10.2.0.1:5060"), addr("10.2.0.2:5060"));
+    let (a_rtp, b_rtp) = (addr("10.2.0.1:4000"), addr("10.2.0.2:5000"));
+    let call = "talkspurts@example.com";
+    let mut f = Feed::new();
+    f.send(
+        0,
+        &udp(
+            a_sip,
+            b_sip,
+            &sip(
+                "INVITE sip:bob@example.com SIP/2.0",
+                call,
+                "1 INVITE",
+                ALICE,
+                BOB,
+                &sdp("10.2.0.1", 4000, "0", ""),
+            ),
+        ),
+    );
+    f.send(
+        10_000,
+        &udp(
+            b_sip,
+            a_sip,
+            &sip(
+                "SIP/2.0 200 OK",
+                call,
+                "1 INVITE",
+                ALICE,
+                BOB_TAGGED,
+                &sdp("10.2.0.2", 5000, "0", ""),
+            ),
+        ),
+    );
+    // (capture time, marker, RTP timestamp, payload bytes, where it belongs)
+    let t = 1_000_000;
+    let packets: [(i64, bool, u32, usize, i64); 12] = [
+        // A talkspurt with jitter: placed by the RTP clock, 20 ms apart.
+        (t, true, 8000, 160, t),
+        (t + 27_000, false, 8160, 160, t + 20_000),
+        (t + 31_000, false, 8320, 160, t + 40_000),
+        // Marker bit, timestamps contiguous (a sender that keeps its clock running
+        // through silence would jump; this one does not): capture time.
+        (t + 400_000, true, 8480, 160, t + 400_000),
+        (t + 425_000, false, 8640, 160, t + 420_000),
+        // No marker, timestamps 700 ms on while 590 ms passed: the RTP clock ran ahead
+        // in the silence; the talkspurt starts at capture time, not 110 ms late.
+        (t + 1_015_000, false, 8640 + 5600, 160, t + 1_015_000),
+        (t + 1_030_000, false, 8640 + 5760, 160, t + 1_035_000),
+        // Contiguous timestamps, no marker, but it arrives 100 ms later than they say (a
+        // sender that does not advance its clock in silence): capture time.
+        (t + 1_150_000, false, 8640 + 5920, 160, t + 1_150_000),
+        (t + 1_170_000, false, 8640 + 6080, 160, t + 1_170_000),
+        // A new talkspurt whose capture time falls inside the previous packet: right
+        // after it instead of over it.
+        (t + 1_180_000, true, 20_000, 160, t + 1_190_000),
+        (t + 1_200_000, false, 20_160, 160, t + 1_210_000),
+        // Timestamps going backwards (a sender restart on the same SSRC): capture time.
+        (t + 1_300_000, false, 100, 80, t + 1_300_000),
+    ];
+    let mut placed = Vec::new();
+    for (i, &(ts, marker, rtp_ts, len, _)) in packets.iter().enumerate() {
+        let payload = vec![0xffu8; len];
+        for e in f.send(
+            ts,
+            &udp(
+                a_rtp,
+                b_rtp,
+                &rtp_marked(marker, 0, 10 + i as u16, rtp_ts, 42, &payload),
+            ),
+        ) {
+            if let MediaEvent::Audio { side, at, pcm, .. } = e {
+                assert_eq!(side, Side::Caller);
+                placed.push((at, pcm.len()));
+            }
+        }
+    }
+    let want: Vec<(i64, usize)> = packets.iter().map(|p| (p.4, p.3)).collect();
+    assert_eq!(placed, want);
+    for w in placed.windows(2) {
+        assert!(w[1].0 >= w[0].0 + w[0].1 as i64 * 125, "overlap: {w:?}");
+    }
 }
 
 #[test]

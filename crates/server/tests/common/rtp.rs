@@ -264,12 +264,6 @@ pub fn frame_of(start: Micros, ts: Micros) -> i64 {
     ((ts - start) * 8 + 500).div_euclid(1000)
 }
 
-/// Where `samples` would land if placed by the sender's RTP clock, anchored at the capture
-/// time of the stream's first packet `first` (125 µs per RTP tick at 8 kHz).
-pub fn rtp_clock_time(first: &Decoded, p: &Decoded) -> Micros {
-    first.ts + i64::from(p.rtp_ts.wrapping_sub(first.rtp_ts) as i32) * 125
-}
-
 /// The offset nearest to `expected` (within ±`window` frames) where `samples` appear
 /// exactly in `channel`. A packet running past the end of the channel (the recording ended
 /// inside it) matches on the part that fits.
