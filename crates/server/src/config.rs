@@ -212,6 +212,14 @@ impl Config {
             bail!("api.calllist_max and api.calllist_default must be at least 1");
         }
         self.timezone()?;
+        for file in &self.capture.files {
+            if !file.is_file() {
+                bail!(
+                    "capture file {} does not exist or is not a file",
+                    file.display()
+                );
+            }
+        }
         Ok(())
     }
 

@@ -51,6 +51,18 @@ fn too_large(limit: usize) -> Response {
     )
 }
 
+/// Whether reading a body failed because it was over the limit (and not, say, cut short).
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
 async fn handle(
     State(ctx): State<Arc<Ctx>>,
     method: Method,
@@ -79,8 +91,18 @@ async fn handle(
     if query.len() > limit {
         return too_large(limit);
     }
-    let Ok(bytes) = axum::body::to_bytes(body, limit - query.len()).await else {
-        return too_large(limit);
+    let bytes = match axum::body::to_bytes(body, limit - query.len()).await {
+        Ok(b) => b,
+        Err(e) if is_length_limit(&e) => return too_large(limit),
+        Err(e) => {
+            let err = WireError {
+                code: Code::InvalidMessageFormat,
+                message: format!("the request body could not be read: {e}"),
+                request_type: String::new(),
+                request_id: String::new(),
+            };
+            return xml(StatusCode::BAD_REQUEST, wire::Response::from_error(err));
+        }
     };
     let content_type = headers
         .get(header::CONTENT_TYPE)

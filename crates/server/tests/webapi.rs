@@ -157,3 +157,18 @@ fn other_paths_are_404_and_escaping_round_trips() {
     let status = s.api("type=devicestatus&requestid=2&deviceid=7");
     assert_eq!(sections(&status, "DEVICE").len(), 1);
 }
+
+#[test]
+fn a_body_cut_short_is_400_with_a_result() {
+    let (_d, s) = server();
+    let r = s.http_raw_then_close(
+        b"POST /webAPI.aspx HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: 100\r\n\r\n<REQUEST><TYPE>TEST",
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(code(&r.text()), 16);
+    assert!(
+        field(&r.text(), "RESULTMSG").contains("could not be read"),
+        "{}",
+        r.text()
+    );
+}

@@ -144,6 +144,17 @@ impl Server {
         parse_http(&buf)
     }
 
+    /// Sends a raw request, then closes the sending side (a client that stops mid-request).
+    pub fn http_raw_then_close(&self, request: &[u8]) -> HttpResponse {
+        let mut s = TcpStream::connect(self.http).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s.write_all(request).unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).unwrap();
+        parse_http(&buf)
+    }
+
     pub fn get(&self, path_and_query: &str) -> HttpResponse {
         self.http_raw(
             format!(
