@@ -2,6 +2,7 @@
 //! they share (begin a call, open and close recordings, end a call).
 
 use store::{CallMeta, CallRow, Micros, RecordingKind, RecordingRow, RecordingState, Write};
+use tokio::sync::MutexGuard;
 use wire::Code;
 
 use crate::state::{CallView, LiveCall, LiveRecording, State};
@@ -72,9 +73,7 @@ impl Engine {
                 view
             }
         };
-        let pending = self.queue(writes);
-        drop(guard);
-        self.settle(pending, finishing).await?;
+        self.apply(guard, writes, finishing).await?;
         Ok(view)
     }
 
@@ -93,9 +92,7 @@ impl Engine {
             let at = st.devices[device_id].calls[i].now();
             end_call(st, device_id, i, at, &mut writes, &mut finishing)
         };
-        let pending = self.queue(writes);
-        drop(guard);
-        self.settle(pending, finishing).await?;
+        self.apply(guard, writes, finishing).await?;
         Ok(view)
     }
 
@@ -116,9 +113,7 @@ impl Engine {
             let call = &mut dev.calls[i];
             update_call(call, meta);
             let (writes, view) = (call.writes(), call.view());
-            let pending = self.queue(writes);
-            drop(guard);
-            self.settle(pending, Vec::new()).await?;
+            self.apply(guard, writes, Vec::new()).await?;
             return Ok(view);
         }
         if !update_if_not_recording {
@@ -127,7 +122,7 @@ impl Engine {
         // Reads that feed a write wait for every queued write first, so they never see a
         // row older than the engine's own.
         self.inner.store.submit(Vec::new()).await?;
-        let Some(mut rec) = self
+        let Some(rec) = self
             .inner
             .store
             .latest_recording_of_device(device_id)
@@ -138,12 +133,7 @@ impl Engine {
                 format!("device {device_id} has no call and no recording to update"),
             ));
         };
-        meta.apply_recording(&mut rec);
-        refresh_last(st, &rec);
-        let pending = self.queue(vec![Write::Recording(rec.clone())]);
-        drop(guard);
-        self.settle(pending, Vec::new()).await?;
-        Ok(CallView::from_recording(rec))
+        self.write_back(guard, rec, meta).await
     }
 
     /// CALLUPDATE with RECORDID: updates one recording, live or finished.
@@ -164,26 +154,19 @@ impl Engine {
                     meta.apply_recording(&mut rec.row);
                     let writes = vec![Write::Recording(rec.row.clone())];
                     let view = CallView::from_recording(rec.row.clone());
-                    let pending = self.queue(writes);
-                    drop(guard);
-                    self.settle(pending, Vec::new()).await?;
+                    self.apply(guard, writes, Vec::new()).await?;
                     return Ok(view);
                 }
             }
         }
         self.inner.store.submit(Vec::new()).await?;
-        let Some(mut rec) = self.inner.store.recording(record_id).await? else {
+        let Some(rec) = self.inner.store.recording(record_id).await? else {
             return Err(ApiError::new(
                 Code::RecordingNotFound,
                 format!("no recording has RECORDID {record_id}"),
             ));
         };
-        meta.apply_recording(&mut rec);
-        refresh_last(st, &rec);
-        let pending = self.queue(vec![Write::Recording(rec.clone())]);
-        drop(guard);
-        self.settle(pending, Vec::new()).await?;
-        Ok(CallView::from_recording(rec))
+        self.write_back(guard, rec, meta).await
     }
 
     /// RECORDSTART: an additional, partial recording of the call on `instance` (or the most
@@ -212,9 +195,7 @@ impl Engine {
                 return Err(e);
             }
         };
-        let pending = self.queue(writes);
-        drop(guard);
-        self.settle(pending, Vec::new()).await?;
+        self.apply(guard, writes, Vec::new()).await?;
         Ok(view)
     }
 
@@ -345,10 +326,35 @@ impl Engine {
             view.recording_now = false;
             view
         };
+        self.apply(guard, writes, finishing).await?;
+        Ok(view)
+    }
+
+    /// Queues the writes of a change applied under `guard`, releases the lock, and waits
+    /// until they are durable (and the stopped recordings finalized).
+    async fn apply(
+        &self,
+        guard: MutexGuard<'_, State>,
+        writes: Vec<Write>,
+        finishing: Finishing,
+    ) -> Result<(), ApiError> {
         let pending = self.queue(writes);
         drop(guard);
-        self.settle(pending, finishing).await?;
-        Ok(view)
+        self.settle(pending, finishing).await
+    }
+
+    /// Updates a recording read back from the catalog and stores it.
+    async fn write_back(
+        &self,
+        mut guard: MutexGuard<'_, State>,
+        mut rec: RecordingRow,
+        meta: &MetaUpdate,
+    ) -> Result<CallView, ApiError> {
+        meta.apply_recording(&mut rec);
+        refresh_last(&mut guard, &rec);
+        self.apply(guard, vec![Write::Recording(rec.clone())], Vec::new())
+            .await?;
+        Ok(CallView::from_recording(rec))
     }
 
     /// Queues writes in the order the engine applied them. Call it while holding the state
