@@ -8,6 +8,9 @@ use wire::Code;
 use crate::state::{CallView, LiveCall, LiveRecording, State};
 use crate::{ApiError, Engine, MetaUpdate, now_micros};
 
+/// REASON of a captured call that ended without being answered, so never recorded.
+pub(crate) const NOT_ANSWERED: &str = "NOT_ANSWERED";
+
 /// Recordings to finalize once the lock is released: (record id, end time).
 pub(crate) type Finishing = Vec<(i64, Micros)>;
 
@@ -45,10 +48,20 @@ impl Engine {
                 same.then_some(i)
             });
             if let Some(i) = duplicate {
-                let call = &mut dev.calls[i];
-                update_call(call, meta);
+                let mut call = dev.calls.remove(i);
+                update_call(&mut call, meta);
+                if call.implicit {
+                    // RECORDSTART made this call; the CTI now says it is a real call, which
+                    // the schedule records in full and only CALLSTOP ends.
+                    call.implicit = false;
+                    if !call.full_recording_open() {
+                        self.start_full_recording(st, &mut call, now, meta).await;
+                    }
+                }
                 writes.extend(call.writes());
-                call.view()
+                let view = call.view();
+                device_mut(st, device_id)?.calls.insert(i, call);
+                view
             } else {
                 if let Some(i) = dev.live_index(Some(instance)) {
                     let at = dev.calls[i].now();
@@ -108,8 +121,8 @@ impl Engine {
         let mut guard = self.inner.state.lock().await;
         let st = &mut *guard;
         let dev = known_device(st, device_id)?;
-        dev.last_event = Some(now_micros());
         if let Some(i) = dev.live_index(instance) {
+            dev.last_event = Some(now_micros());
             let call = &mut dev.calls[i];
             update_call(call, meta);
             let (writes, view) = (call.writes(), call.view());
@@ -209,8 +222,7 @@ impl Engine {
         writes: &mut Vec<Write>,
     ) -> Result<CallView, ApiError> {
         let dev = device_mut(st, device_id)?;
-        dev.last_event = Some(now_micros());
-        Ok(match dev.live_index(instance) {
+        let view = match dev.live_index(instance) {
             Some(i) => {
                 let call = &dev.calls[i];
                 if call
@@ -278,7 +290,9 @@ impl Engine {
                 device_mut(st, device_id)?.calls.push(call);
                 view
             }
-        })
+        };
+        device_mut(st, device_id)?.last_event = Some(now_micros());
+        Ok(view)
     }
 
     /// RECORDSTOP: stops the partial recording(s) of the call; ends an implicit call.
@@ -424,7 +438,7 @@ impl Engine {
             dialog: None,
             device_is_caller: false,
             clock_offset: 0,
-            record_on_answer: !new.record_now,
+            record_on_answer: false,
         };
         if new.record_now {
             self.start_full_recording(st, &mut call, new.start, new.meta)
@@ -567,6 +581,12 @@ pub(crate) fn end_call(
     let mut call = dev.calls.remove(i);
     let at = at.max(call.row.start);
     call.row.end = Some(at);
+    dev.last_event = Some(at);
+    if call.record_on_answer {
+        // The schedule would have recorded it, but it was never answered.
+        call.row.recorded = false;
+        call.row.reason = NOT_ANSWERED.to_string();
+    }
     for rec in &mut call.recordings {
         if rec.is_open() {
             close_recording(&mut st.channels, rec, at);
@@ -643,7 +663,6 @@ fn live_call(
     missing: Code,
 ) -> Result<usize, ApiError> {
     let dev = known_device(st, device_id)?;
-    dev.last_event = Some(now_micros());
     dev.live_index(instance).ok_or_else(|| {
         let mut e = no_call(device_id, instance);
         e.code = missing;

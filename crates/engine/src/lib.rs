@@ -1,8 +1,9 @@
 //! The engine: the one owner of live state — devices, their call instances, the recordings
 //! being made and the channels they hold. Commands and capture events are applied one at a
 //! time under one lock, so every result follows from the state and never from a race. Catalog
-//! writes are queued in the order they were applied and the caller waits for them to be
-//! durable (group-committed by the store) after the lock is released.
+//! writes are queued in the order they were applied; a command's answer waits until they are
+//! durable (group-committed by the store) after the lock is released, while capture events
+//! wait for theirs on a separate task.
 
 mod calls;
 mod media;

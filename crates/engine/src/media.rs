@@ -147,6 +147,8 @@ impl Engine {
             .await;
         call.dialog = Some(dialog.clone());
         call.device_is_caller = device_is_caller;
+        // The schedule's decision is carried out when the call is answered.
+        call.record_on_answer = call.row.recorded;
         call.clock_offset = at - now_micros();
         writes.extend(call.writes());
         let device = device.clone();

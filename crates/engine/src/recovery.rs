@@ -21,6 +21,11 @@ impl Engine {
         recovered: Vec<Recovered>,
     ) -> Result<Engine, store::StoreError> {
         let (max_call, max_record) = store.max_ids().await?;
+        // A crash can leave a recording file whose catalog row never landed: its id is taken.
+        let max_record = recovered
+            .iter()
+            .map(|r| r.record_id)
+            .fold(max_record, i64::max);
         let mut state = State::new(config.channels, max_call, max_record);
         for device in store.device_ids().await? {
             state.devices.insert(device, Default::default());

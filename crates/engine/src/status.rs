@@ -104,12 +104,12 @@ impl Engine {
 }
 
 fn device_view(id: &str, dev: &Device) -> DeviceView {
-    // The active instance: a recording one first, else the most recent live one.
+    // The active instance: the newest one recording, else the most recent live one.
     let live = dev
         .calls
         .iter()
         .rev()
-        .find(|c| c.full_recording_open())
+        .find(|c| c.any_recording_open())
         .or_else(|| dev.calls.last());
     let call = live.map(|c| c.view()).or_else(|| dev.last.clone());
     let state = match live {

@@ -75,17 +75,19 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let http_task = tokio::spawn(crate::http::serve(http, ctx.clone(), stop_rx.clone()));
     let socket_task = tokio::spawn(crate::socket::serve(socket, ctx.clone(), stop_rx.clone()));
-    let capture_tasks = captures.start(&config.capture.files, config.capture.speed, &engine);
+    let capture_tasks = captures.start(
+        &config.capture.files,
+        config.capture.speed,
+        &engine,
+        &stop_rx,
+    );
 
     shutdown_signal().await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
-    for t in capture_tasks {
-        t.abort();
-    }
-    // Requests in progress get a moment to finish; a client that sent half a request does
-    // not hold the shutdown up.
-    for task in [http_task, socket_task] {
+    // Requests in progress on either listener, and the capture events being applied, get a
+    // moment to finish; a client that sent half a request does not hold the shutdown up.
+    for task in [http_task, socket_task].into_iter().chain(capture_tasks) {
         let abort = task.abort_handle();
         if tokio::time::timeout(SHUTDOWN_GRACE, task).await.is_err() {
             abort.abort();

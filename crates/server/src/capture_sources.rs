@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use capture::{CaptureState, CaptureStats, Speed};
 use engine::Engine;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::CaptureSpeed;
@@ -34,6 +35,7 @@ impl CaptureSources {
         files: &[PathBuf],
         speed: CaptureSpeed,
         engine: &Engine,
+        stop: &watch::Receiver<bool>,
     ) -> Vec<JoinHandle<()>> {
         let speed = match speed {
             CaptureSpeed::Max => Speed::Max,
@@ -50,18 +52,37 @@ impl CaptureSources {
                 if let Ok(mut s) = self.sources.lock() {
                     s.push(source.clone());
                 }
-                tokio::spawn(replay(file.clone(), speed, source, engine.clone()))
+                tokio::spawn(replay(
+                    file.clone(),
+                    speed,
+                    source,
+                    engine.clone(),
+                    stop.clone(),
+                ))
             })
             .collect()
     }
 }
 
-async fn replay(file: PathBuf, speed: Speed, source: Arc<Source>, engine: Engine) {
+/// Applies a file's events in order until it ends or the server stops. A stop is only
+/// taken between events, so no event is ever half-applied.
+async fn replay(
+    file: PathBuf,
+    speed: Speed,
+    source: Arc<Source>,
+    engine: Engine,
+    mut stop: watch::Receiver<bool>,
+) {
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
     let stats = source.stats.clone();
     let reader = tokio::spawn(async move { capture::replay_file(&file, speed, tx, stats).await });
     let mut storing = Vec::new();
-    while let Some(event) = rx.recv().await {
+    loop {
+        let event = tokio::select! {
+            event = rx.recv() => event,
+            _ = stop.changed() => None,
+        };
+        let Some(event) = event else { break };
         if let Some(task) = engine.media(event).await {
             storing.retain(|t: &JoinHandle<()>| !t.is_finished());
             storing.push(task);
@@ -69,6 +90,10 @@ async fn replay(file: PathBuf, speed: Speed, source: Arc<Source>, engine: Engine
     }
     for task in storing {
         let _ = task.await;
+    }
+    if *stop.borrow() {
+        reader.abort();
+        return;
     }
     let state = match reader.await {
         Ok(Ok(())) => CaptureState::Finished,

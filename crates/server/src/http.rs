@@ -120,7 +120,26 @@ async fn handle(
         Ok(r) => r,
         Err(e) => return xml(StatusCode::OK, wire::Response::from_error(e)),
     };
-    match execute(&ctx, &req, Transport::Http).await {
+    // A client that hangs up must not cancel a command half-way through: it runs to the end
+    // on its own task, and only its answer is lost.
+    let task = {
+        let (ctx, req) = (ctx.clone(), req.clone());
+        tokio::spawn(async move { execute(&ctx, &req, Transport::Http).await })
+    };
+    let reply = match task.await {
+        Ok(reply) => reply,
+        Err(e) => {
+            tracing::error!(error = %e, "request task failed");
+            Reply::Result(crate::commands::respond(
+                &req,
+                Err(engine::ApiError::new(
+                    Code::ErrorProcessingMessage,
+                    "the request could not be processed",
+                )),
+            ))
+        }
+    };
+    match reply {
         Reply::Result(doc) => xml(StatusCode::OK, doc),
         Reply::Media(media) => send_file(&req, media).await,
     }

@@ -10,13 +10,15 @@ use wire::{Frame, SocketFramer};
 
 use crate::commands::{Ctx, Reply, Transport, execute};
 
+/// Serves connections until `stop`, then waits for the requests in progress on them.
 pub async fn serve(listener: TcpListener, ctx: Arc<Ctx>, stop: watch::Receiver<bool>) {
     let mut stopping = stop.clone();
+    let connections = tokio_util::task::TaskTracker::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    tokio::spawn(connection(stream, ctx.clone(), stop.clone()));
+                    connections.spawn(connection(stream, ctx.clone(), stop.clone()));
                 }
                 Err(e) => {
                 // Typically out of file descriptors: wait for some to be released instead
@@ -28,6 +30,8 @@ pub async fn serve(listener: TcpListener, ctx: Arc<Ctx>, stop: watch::Receiver<b
             _ = stopping.changed() => break,
         }
     }
+    connections.close();
+    connections.wait().await;
 }
 
 async fn answer(ctx: &Ctx, frame: Frame) -> String {

@@ -210,6 +210,55 @@ fn partial_recordings() {
 }
 
 #[test]
+fn callstart_after_recordstart_makes_a_real_recorded_call() {
+    let (_d, s) = server();
+    let part = ok(&s, "type=recordstart&requestid=1&deviceid=600", 0);
+    let call = ok(&s, "type=callstart&requestid=2&deviceid=600&ani=77", 20);
+    assert_eq!(field(&call, "RECORDINGTYPE"), "FULL", "{call}");
+    assert_ne!(field(&call, "RECORDID"), field(&part, "RECORDID"));
+    // RECORDSTOP ends the partial recording only; the call goes on until CALLSTOP.
+    ok(&s, "type=recordstop&requestid=3&deviceid=600", 13);
+    let st = ok(&s, "type=devicestatus&requestid=4&deviceid=600", 20);
+    assert_eq!(field(&st, "RECORDING"), "Y", "{st}");
+    ok(&s, "type=callstop&requestid=5&deviceid=600", 20);
+}
+
+#[test]
+fn callstop_ends_partial_recordings_and_frees_their_channels() {
+    let (_d, s) = server_with("[recorder]\nchannels = 2\n");
+    ok(&s, "type=callstart&requestid=1&deviceid=610", 20);
+    ok(&s, "type=recordstart&requestid=2&deviceid=610", 0);
+    let st = ok(&s, "type=devicestatus&requestid=3&deviceid=610", 20);
+    assert_eq!(field(&st, "STATE"), "2");
+    ok(&s, "type=recordstart&requestid=4&deviceid=611", 3);
+    ok(&s, "type=callstop&requestid=5&deviceid=610", 20);
+    let sys = ok(&s, "type=systemstatus&requestid=6", 20);
+    assert_eq!(field(&sys, "CHANNELSINUSE"), "0");
+    let list = ok(&s, "type=calllist&requestid=7&deviceid=610", 20);
+    assert_eq!(field(&list, "COUNT"), "2");
+    assert!(
+        sections(&list, "CALL")
+            .iter()
+            .all(|c| field(c, "RECORDING") == "N")
+    );
+    // A refused request does not touch the device's last event time either.
+    let status = |id: u32| {
+        ok(
+            &s,
+            &format!("type=devicestatus&requestid={id}&deviceid=610"),
+            20,
+        )
+    };
+    let before = field(&status(8), "LASTEVENTTIME");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    ok(&s, "type=callstop&requestid=9&deviceid=610", 7);
+    ok(&s, "type=recordstop&requestid=10&deviceid=610", 12);
+    ok(&s, "type=callupdate&requestid=11&deviceid=610&ani=1", 7);
+    assert_eq!(before, field(&status(12), "LASTEVENTTIME"));
+    ok(&s, "type=callupdate&requestid=13&recordid=", 26);
+}
+
+#[test]
 fn a_recording_needs_a_free_channel() {
     let (_d, s) = server_with("[recorder]\nchannels = 1\n");
     let a = ok(&s, "type=callstart&requestid=1&deviceid=A", 20);
@@ -333,7 +382,12 @@ fn calllist_filters() {
         ("702", "4440100", "800", "I", "G1", "S2", "alpha%_x"),
     ];
     let mut ids = Vec::new();
+    let mut starts = Vec::new();
     for (i, (dev, ani, dnis, dir, gate, sgroup, user1)) in calls.iter().enumerate() {
+        if i > 0 {
+            // Start times are shown to the second: keep the calls a second apart.
+            std::thread::sleep(std::time::Duration::from_millis(1100));
+        }
         let user1 = user1.replace('%', "%25");
         let doc = ok(
             &s,
@@ -343,6 +397,11 @@ fn calllist_filters() {
             20,
         );
         ids.push(field(&doc, "RECORDID"));
+        starts.push(field(&doc, "CALLSTARTTIME"));
+        if i == 0 {
+            // The first call lasts over a second; the others a few milliseconds.
+            std::thread::sleep(std::time::Duration::from_millis(1100));
+        }
         ok(
             &s,
             &format!("type=callstop&requestid=9{i}&deviceid={dev}"),
@@ -374,10 +433,20 @@ fn calllist_filters() {
     );
     assert_eq!(count(&format!("recordid={}", ids[1])), 1);
     assert_eq!(count("recordingtype=FULL"), 3);
-    assert_eq!(count("minduration=0"), 3);
+    assert_eq!(count("minduration=1"), 1);
+    assert_eq!(count("maxduration=1"), 2);
+    assert_eq!(count("minduration=0.5&maxduration=3600"), 1);
     assert_eq!(count("minduration=3600"), 0);
-    assert_eq!(count("maxduration=3600"), 3);
-    assert_eq!(count("calldatestart=2000-01-01T00:00:00Z"), 3);
+    let enc = |t: &str| t.replace('+', "%2B");
+    assert_eq!(count(&format!("calldatestart={}", enc(&starts[1]))), 2);
+    // The bounds are instants: a start time shown as 12:00:01 began after 12:00:01.000.
+    assert_eq!(count(&format!("calldateend={}", enc(&starts[1]))), 1);
+    let both = format!(
+        "calldatestart={}&calldateend={}",
+        enc(&starts[1]),
+        enc(&starts[2])
+    );
+    assert_eq!(count(&both), 1);
     assert_eq!(count("calldateend=2000-01-01T00:00:00Z"), 0);
     assert_eq!(
         count("calldatestart=1/1/2000%2012:00%20AM&calldateend=12/31/2999%2011:59:59%20PM"),

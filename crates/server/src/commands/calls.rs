@@ -28,7 +28,8 @@ pub async fn call_update(ctx: &Ctx, req: &Request) -> Result<Done, ApiError> {
     let p = Params(req);
     let mut meta = p.meta()?;
     // RECORDID selects the post-recording form.
-    if let Some(id) = p.raw("RECORDID") {
+    if p.raw("RECORDID").is_some() {
+        let id = p.required("RECORDID")?;
         let id: i64 = id
             .trim()
             .parse()
