@@ -16,6 +16,9 @@ pub enum StoreError {
     /// The database answered with an error, or could not be reached.
     #[error("database error: {0}")]
     Database(#[source] Arc<sqlx::Error>),
+    /// The database server did not answer in time.
+    #[error("database error: the database server did not answer within 10 s")]
+    Unreachable,
     /// The schema could not be brought up to date.
     #[error("database migration failed: {0}")]
     Migrate(#[source] Arc<sqlx::migrate::MigrateError>),
@@ -25,6 +28,9 @@ pub enum StoreError {
     /// `TextField::User(n)` with `n` outside 1..=15.
     #[error("there is no USER{0} field (USER1 to USER15)")]
     UnknownUserField(u8),
+    /// A password could not be hashed.
+    #[error("password hashing failed: {0}")]
+    Hash(String),
     /// The store was closed (or its writer stopped) before the write could be made durable.
     #[error("the store is closed")]
     Closed,

@@ -18,11 +18,16 @@ macro_rules! on_pool {
     };
 }
 
+mod directory;
 mod error;
 pub mod model;
 mod sql;
 mod writer;
 
+pub use directory::{
+    AgentKey, DirectoryError, Lookup, NewUser, Phone, Refusal, User, UserChange, UserKey,
+    hash_password,
+};
 pub use error::StoreError;
 pub use model::*;
 
@@ -33,12 +38,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use sqlx::QueryBuilder;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::{ConnectOptions, Connection, QueryBuilder};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use sql::{NEWEST_FIRST, SELECT_CALLS, SELECT_RECORDINGS, call_from_row, recording_from_row};
@@ -46,6 +51,9 @@ use writer::{Counters, Job, Msg};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// How long opening a PostgreSQL catalog waits for the server to answer.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long `ping` waits before calling the database unhealthy.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
@@ -120,6 +128,13 @@ impl Store {
     pub async fn open(database: &str) -> Result<Store, StoreError> {
         let db = if database.starts_with("postgres://") || database.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(database)?;
+            // The pool retries a connection that fails (refused, unknown database, bad
+            // password) until its acquire timeout and then reports only the timeout; one
+            // connection made first fails at once, with the reason.
+            let first = tokio::time::timeout(CONNECT_TIMEOUT, options.connect())
+                .await
+                .map_err(|_| StoreError::Unreachable)??;
+            let _ = first.close().await;
             let pool = PgPoolOptions::new()
                 .max_connections(10)
                 .acquire_timeout(Duration::from_secs(10))

@@ -1,0 +1,405 @@
+//! The directory (users, phones, stations), run on SQLite and (when reachable) PostgreSQL.
+
+mod common;
+
+use common::{T0, TestDb, call};
+use store::{AgentKey, DirectoryError, Lookup, NewUser, Refusal, User, UserChange, UserKey, Write};
+
+on_both_backends!(
+    users_round_trip_and_list_leaves_out_deleted,
+    duplicates_are_refused_and_change_nothing,
+    modify_changes_only_what_is_given,
+    passwords_are_stored_as_argon2_hashes,
+    phones_follow_their_agent,
+    stations_replace_by_name_or_device,
+    lookups_resolve_only_through_active_agents,
+);
+
+fn new_user(username: &str, first: &str, last: &str) -> NewUser {
+    NewUser {
+        username: username.into(),
+        password: format!("secret-of-{username}"),
+        first_name: first.into(),
+        last_name: last.into(),
+        agent: true,
+        ..NewUser::default()
+    }
+}
+
+fn refusal<T: std::fmt::Debug>(r: Result<T, DirectoryError>) -> Refusal {
+    match r {
+        Err(DirectoryError::Refused(r)) => r,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+const AWKWARD: [&str; 4] = [
+    "Ünïcödé 日本語 🎙️📞 👩🏽‍💻",
+    "<b>A&B</b>",
+    "\"double\" 'single'",
+    "  padded  ",
+];
+
+async fn users_round_trip_and_list_leaves_out_deleted(db: &TestDb) {
+    let s = db.open().await;
+    let mut u = new_user(AWKWARD[0], AWKWARD[1], AWKWARD[2]);
+    u.employee_id = AWKWARD[3].into();
+    u.sys_user = "dom\\ann".into();
+    u.sys_domain = "DOM".into();
+    u.email = "ann@example.com".into();
+    u.crm_user = "crm-ann".into();
+    u.site_id = Some(7);
+    let a = s.add_user(&u, T0).await.unwrap();
+    assert_eq!(a.username, AWKWARD[0]);
+    assert_eq!(a.first_name, AWKWARD[1]);
+    assert_eq!(a.last_name, AWKWARD[2]);
+    assert_eq!(a.employee_id, AWKWARD[3]);
+    assert_eq!((a.add_time, a.mod_time), (T0, T0));
+    assert!(a.agent && a.active && !a.deleted);
+    assert_eq!(a.site_id, Some(7));
+    let b = s
+        .add_user(&new_user("bob", "Bob", "B"), T0 + 1)
+        .await
+        .unwrap();
+    assert!(b.user_id > a.user_id);
+    let listed = s.users().await.unwrap();
+    assert_eq!(listed, vec![a.clone(), b.clone()]);
+
+    let gone = s.delete_user(a.user_id, T0 + 2).await.unwrap();
+    assert_eq!(gone.user_id, a.user_id);
+    assert_eq!(s.users().await.unwrap(), vec![b.clone()]);
+    // The row stays, marked.
+    let kept = s.user(a.user_id).await.unwrap().unwrap();
+    assert!(kept.deleted);
+    assert_eq!(kept.mod_time, T0 + 2);
+    // Deleting again, or modifying a deleted user: not found.
+    assert_eq!(
+        refusal(s.delete_user(a.user_id, T0).await),
+        Refusal::UserNotFound
+    );
+    assert_eq!(
+        refusal(s.modify_user(a.user_id, &UserChange::default(), T0).await),
+        Refusal::UserNotFound
+    );
+    // A deleted user's names are free again; ids are never reused.
+    let again = s.add_user(&u, T0 + 3).await.unwrap();
+    assert!(again.user_id > b.user_id);
+}
+
+async fn duplicates_are_refused_and_change_nothing(db: &TestDb) {
+    let s = db.open().await;
+    let a = s.add_user(&new_user("ann", "Ann", "A"), T0).await.unwrap();
+    let before = s.users().await.unwrap();
+    let r = refusal(s.add_user(&new_user("ann", "Other", "Name"), T0).await);
+    assert_eq!(
+        r,
+        Refusal::DuplicateUser {
+            user_id: a.user_id,
+            what: "username"
+        }
+    );
+    let r = refusal(s.add_user(&new_user("ann2", "Ann", "A"), T0).await);
+    assert_eq!(
+        r,
+        Refusal::DuplicateUser {
+            user_id: a.user_id,
+            what: "first and last name"
+        }
+    );
+    // Names compare byte for byte.
+    s.add_user(&new_user("ann3", "ann", "A"), T0).await.unwrap();
+    let b = s.add_user(&new_user("bob", "Bob", "B"), T0).await.unwrap();
+    let mid = s.users().await.unwrap();
+    assert_eq!(mid.len(), before.len() + 2);
+    // MODIFY into another user's names: refused, nothing changed.
+    let to_ann = UserChange {
+        first_name: Some("Ann".into()),
+        last_name: Some("A".into()),
+        email: Some("changed@example.com".into()),
+        ..UserChange::default()
+    };
+    assert!(matches!(
+        refusal(s.modify_user(b.user_id, &to_ann, T0 + 5).await),
+        Refusal::DuplicateUser { .. }
+    ));
+    assert_eq!(s.users().await.unwrap(), mid);
+    // Keeping one's own names is not a duplicate.
+    let same = UserChange {
+        username: Some("bob".into()),
+        first_name: Some("Bob".into()),
+        ..UserChange::default()
+    };
+    s.modify_user(b.user_id, &same, T0 + 6).await.unwrap();
+    assert_eq!(
+        refusal(s.modify_user(999_999, &same, T0).await),
+        Refusal::UserNotFound
+    );
+}
+
+async fn modify_changes_only_what_is_given(db: &TestDb) {
+    let s = db.open().await;
+    let mut u = new_user("ann", "Ann", "A");
+    u.email = "ann@example.com".into();
+    u.site_id = Some(3);
+    let a = s.add_user(&u, T0).await.unwrap();
+    let m = s
+        .modify_user(
+            a.user_id,
+            &UserChange {
+                last_name: Some("Archer".into()),
+                active: Some(false),
+                agent: Some(false),
+                site_id: Some(None),
+                ..UserChange::default()
+            },
+            T0 + 9,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        m,
+        User {
+            last_name: "Archer".into(),
+            active: false,
+            agent: false,
+            site_id: None,
+            mod_time: T0 + 9,
+            ..a
+        }
+    );
+}
+
+async fn passwords_are_stored_as_argon2_hashes(db: &TestDb) {
+    let s = db.open().await;
+    let a = s.add_user(&new_user("ann", "Ann", "A"), T0).await.unwrap();
+    let hash = stored_hash(db, a.user_id).await;
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(!hash.contains("secret-of-ann"));
+    let change = UserChange {
+        password: Some("new secret".into()),
+        ..UserChange::default()
+    };
+    s.modify_user(a.user_id, &change, T0).await.unwrap();
+    let changed = stored_hash(db, a.user_id).await;
+    assert!(changed.starts_with("$argon2id$") && changed != hash);
+    // A MODIFY without a password keeps the hash.
+    s.modify_user(a.user_id, &UserChange::default(), T0)
+        .await
+        .unwrap();
+    assert_eq!(stored_hash(db, a.user_id).await, changed);
+    assert!(!format!("{:?}", s.users().await.unwrap()).contains("argon2"));
+}
+
+async fn stored_hash(db: &TestDb, user_id: i64) -> String {
+    use sqlx::Connection;
+    let q = "SELECT password_hash FROM users WHERE user_id = $1";
+    if db.is_postgres() {
+        let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        let (h,): (String,) = sqlx::query_as(q)
+            .bind(user_id)
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        h
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        let (h,): (String,) = sqlx::query_as(q)
+            .bind(user_id)
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        h
+    }
+}
+
+async fn phones_follow_their_agent(db: &TestDb) {
+    let s = db.open().await;
+    let a = s.add_user(&new_user("ann", "Ann", "A"), T0).await.unwrap();
+    let b = s.add_user(&new_user("bob", "Bob", "B"), T0).await.unwrap();
+    let mut c = new_user("cat", "Cat", "C");
+    c.agent = false;
+    let c = s.add_user(&c, T0).await.unwrap();
+    let ann = AgentKey::Id(a.user_id);
+    let bob_by_name = AgentKey::Name {
+        first: "Bob".into(),
+        last: "B".into(),
+    };
+
+    assert_eq!(
+        s.add_phone(&ann, "201", Some("desk")).await.unwrap(),
+        a.user_id
+    );
+    assert_eq!(s.add_phone(&ann, "200", None).await.unwrap(), a.user_id);
+    assert_eq!(
+        s.add_phone(&bob_by_name, "300", Some("bob-desk"))
+            .await
+            .unwrap(),
+        b.user_id
+    );
+    let before = s.users().await.unwrap();
+    let phones: Vec<_> = before[0]
+        .phones
+        .iter()
+        .map(|p| p.phone_id.as_str())
+        .collect();
+    assert_eq!(phones, ["201", "200"], "in assignment order");
+    assert_eq!(before[0].phones[0].device_alias, "desk");
+
+    assert_eq!(
+        refusal(s.add_phone(&bob_by_name, "201", None).await),
+        Refusal::PhoneHeld { user_id: a.user_id }
+    );
+    assert_eq!(
+        refusal(s.delete_phone(&bob_by_name, "201").await),
+        Refusal::PhoneHeld { user_id: a.user_id }
+    );
+    assert_eq!(
+        refusal(s.add_phone(&AgentKey::Id(999_999), "9", None).await),
+        Refusal::AgentNotFound
+    );
+    let nobody = AgentKey::Name {
+        first: "No".into(),
+        last: "Body".into(),
+    };
+    assert_eq!(
+        refusal(s.add_phone(&nobody, "9", None).await),
+        Refusal::AgentNotFound
+    );
+    assert_eq!(
+        refusal(s.add_phone(&AgentKey::Id(c.user_id), "9", None).await),
+        Refusal::AgentNotActive { user_id: c.user_id }
+    );
+    assert_eq!(s.users().await.unwrap(), before);
+
+    // Again by the holder: the alias is updated, the order kept.
+    s.add_phone(&ann, "201", Some("front desk")).await.unwrap();
+    assert_eq!(
+        s.users().await.unwrap()[0].phones[0].device_alias,
+        "front desk"
+    );
+    s.delete_phone(&ann, "201").await.unwrap();
+    s.delete_phone(&ann, "201").await.unwrap(); // nothing held: nothing to do
+    let phones: Vec<_> = s.users().await.unwrap()[0]
+        .phones
+        .iter()
+        .map(|p| p.phone_id.clone())
+        .collect();
+    assert_eq!(phones, ["200"]);
+
+    // Deleting the agent frees its phones for someone else.
+    s.delete_user(a.user_id, T0).await.unwrap();
+    s.add_phone(&bob_by_name, "200", None).await.unwrap();
+    assert_eq!(s.users().await.unwrap()[0].phones.len(), 2);
+}
+
+async fn stations_replace_by_name_or_device(db: &TestDb) {
+    let s = db.open().await;
+    assert_eq!(s.add_station("WS-1", "200").await.unwrap(), "200");
+    s.add_station("WS-2", "201").await.unwrap();
+    s.add_station(AWKWARD[1], "202").await.unwrap();
+    // Same device under a new name: the old name goes.
+    s.add_station("WS-3", "200").await.unwrap();
+    // Same name on a new device: the old entry goes.
+    s.add_station("WS-2", "205").await.unwrap();
+    let list = s.stations().await.unwrap();
+    let want = [(AWKWARD[1], "202"), ("WS-2", "205"), ("WS-3", "200")];
+    assert_eq!(
+        list,
+        want.map(|(a, b)| (a.to_string(), b.to_string())).to_vec()
+    );
+    assert_eq!(
+        s.station_device("WS-3").await.unwrap().as_deref(),
+        Some("200")
+    );
+    assert_eq!(s.station_device("WS-1").await.unwrap(), None);
+    assert_eq!(
+        s.delete_station("WS-3").await.unwrap().as_deref(),
+        Some("200")
+    );
+    assert_eq!(s.delete_station("WS-3").await.unwrap(), None);
+    assert_eq!(s.stations().await.unwrap().len(), 2);
+}
+
+async fn lookups_resolve_only_through_active_agents(db: &TestDb) {
+    let s = db.open().await;
+    let mut a = new_user("ann", "Ann", "A");
+    a.sys_user = "DOM\\ann".into();
+    a.crm_user = "crm-ann".into();
+    let a = s.add_user(&a, T0).await.unwrap();
+    let mut c = new_user("cat", "Cat", "C");
+    c.sys_user = "DOM\\cat".into();
+    let c = s.add_user(&c, T0).await.unwrap();
+    let ann = AgentKey::Id(a.user_id);
+    s.add_phone(&ann, "201", Some("ann-desk")).await.unwrap();
+    s.add_phone(&ann, "200", Some("ann-soft")).await.unwrap();
+    s.add_phone(&AgentKey::Id(c.user_id), "300", Some("cat-desk"))
+        .await
+        .unwrap();
+
+    let found = |d: &str| Lookup::Found(d.to_string());
+    assert_eq!(s.phone_by_alias("ann-soft").await.unwrap(), found("200"));
+    assert_eq!(s.phone_by_alias("nobody").await.unwrap(), Lookup::NotFound);
+    // No call yet: the first assigned phone.
+    assert_eq!(
+        s.phone_of_user(UserKey::SysUser, "DOM\\ann").await.unwrap(),
+        found("201")
+    );
+    assert_eq!(
+        s.phone_of_user(UserKey::CrmUser, "crm-ann").await.unwrap(),
+        found("201")
+    );
+    assert_eq!(
+        s.phone_of_user(UserKey::SysUser, "dom\\ann").await.unwrap(),
+        Lookup::NotFound
+    );
+    // The phone with the most recent call wins.
+    let mut old = call(1, "201");
+    old.start = T0;
+    let mut new = call(2, "200");
+    new.start = T0 + 1;
+    s.commit(vec![Write::Call(old), Write::Call(new)])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.phone_of_user(UserKey::SysUser, "DOM\\ann").await.unwrap(),
+        found("200")
+    );
+
+    // An inactive agent, or a user who is no agent, resolves nothing (the `+` rule).
+    s.modify_user(
+        c.user_id,
+        &UserChange {
+            active: Some(false),
+            ..UserChange::default()
+        },
+        T0,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.phone_by_alias("cat-desk").await.unwrap(),
+        Lookup::NoAgentPhone
+    );
+    assert_eq!(
+        s.phone_of_user(UserKey::SysUser, "DOM\\cat").await.unwrap(),
+        Lookup::NoAgentPhone
+    );
+    // A user without phones.
+    let mut d = new_user("dan", "Dan", "D");
+    d.crm_user = "crm-dan".into();
+    s.add_user(&d, T0).await.unwrap();
+    assert_eq!(
+        s.phone_of_user(UserKey::CrmUser, "crm-dan").await.unwrap(),
+        Lookup::NoAgentPhone
+    );
+    // A deleted user's phones are gone.
+    s.delete_user(a.user_id, T0).await.unwrap();
+    assert_eq!(
+        s.phone_by_alias("ann-soft").await.unwrap(),
+        Lookup::NotFound
+    );
+    assert_eq!(
+        s.phone_of_user(UserKey::SysUser, "DOM\\ann").await.unwrap(),
+        Lookup::NotFound
+    );
+}
