@@ -20,9 +20,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tokio::fs::create_dir_all(&config.data_dir)
         .await
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    // The location is shown with any password hidden; the store's own errors never
+    // repeat the connection string.
     let store = store::Store::open(&config.database_url())
         .await
-        .context("cannot open the catalog")?;
+        .with_context(|| format!("cannot open the catalog {}", config.database_display()))?;
     let recordings_dir = config.recordings_dir();
     let (recorder, recovered) =
         tokio::task::spawn_blocking(move || recorder::Recorder::start(&recordings_dir))

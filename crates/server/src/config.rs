@@ -18,6 +18,10 @@ pub struct ServeArgs {
     /// Where the catalog and recordings live [default: ./callvault-data].
     #[arg(long, env = "CALLVAULT_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Catalog database: a SQLite file path, a `sqlite:` URL or a `postgres://` URL
+    /// [default: <data-dir>/catalog.db].
+    #[arg(long, env = "CALLVAULT_DATABASE", value_name = "URL")]
+    pub database: Option<String>,
     /// WebAPI (HTTP) listen address; port 0 picks a free port [default: 127.0.0.1:2012].
     #[arg(long, env = "CALLVAULT_HTTP", value_name = "ADDR")]
     pub http: Option<SocketAddr>,
@@ -181,6 +185,9 @@ impl Config {
         if let Some(d) = args.data_dir {
             config.data_dir = d;
         }
+        if let Some(url) = args.database {
+            config.database.url = url;
+        }
         if let Some(a) = args.http {
             config.listen.http = a;
         }
@@ -240,6 +247,11 @@ impl Config {
         }
     }
 
+    /// The database location as it may be shown: a password in a URL is replaced by `***`.
+    pub fn database_display(&self) -> String {
+        redact_password(&self.database_url())
+    }
+
     pub fn database_url(&self) -> String {
         if self.database.url.is_empty() {
             self.data_dir
@@ -250,6 +262,50 @@ impl Config {
             self.database.url.clone()
         }
     }
+}
+
+/// `scheme://user:secret@host/…` → `scheme://user:***@host/…`; also hides a `password=`
+/// query parameter. Anything else is returned as it is.
+fn redact_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest_start = scheme_end + 3;
+    let rest = &url[rest_start..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let mut out = url[..rest_start].to_string();
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            match userinfo.split_once(':') {
+                Some((user, _password)) => {
+                    out.push_str(user);
+                    out.push_str(":***");
+                }
+                None => out.push_str(userinfo),
+            }
+            out.push('@');
+            out.push_str(host);
+        }
+        None => out.push_str(authority),
+    }
+    let tail = &rest[authority_end..];
+    match tail.split_once('?') {
+        Some((path, query)) => {
+            out.push_str(path);
+            out.push('?');
+            let params: Vec<String> = query
+                .split('&')
+                .map(|p| match p.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => p.to_string(),
+                })
+                .collect();
+            out.push_str(&params.join("&"));
+        }
+        None => out.push_str(tail),
+    }
+    out
 }
 
 #[cfg(test)]
@@ -297,5 +353,63 @@ mod tests {
             })
             .is_err()
         );
+    }
+
+    #[test]
+    fn database_option_overrides_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[database]\nurl = \"/srv/cv/other.db\"\n").unwrap();
+        let config = Config::load(ServeArgs {
+            config: Some(file.clone()),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(config.database_url(), "/srv/cv/other.db");
+        let config = Config::load(ServeArgs {
+            config: Some(file),
+            database: Some("postgres://cv:secret@db.example:5432/cv".into()),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(
+            config.database_url(),
+            "postgres://cv:secret@db.example:5432/cv"
+        );
+        assert_eq!(
+            config.database_display(),
+            "postgres://cv:***@db.example:5432/cv"
+        );
+        let config = Config::load(ServeArgs::default()).unwrap();
+        assert_eq!(
+            config.database_url(),
+            Path::new("./callvault-data")
+                .join("catalog.db")
+                .to_string_lossy()
+        );
+    }
+
+    #[test]
+    fn passwords_are_hidden() {
+        for (url, shown) in [
+            ("postgres://u:p@h/db", "postgres://u:***@h/db"),
+            (
+                "postgresql://u:p:q@h:1/db?x=1",
+                "postgresql://u:***@h:1/db?x=1",
+            ),
+            ("postgres://u@h/db", "postgres://u@h/db"),
+            (
+                "postgres://h/db?user=u&password=p",
+                "postgres://h/db?user=u&password=***",
+            ),
+            ("postgres://u:p@h", "postgres://u:***@h"),
+            ("/srv/cv/catalog.db", "/srv/cv/catalog.db"),
+            (
+                "sqlite:/srv/cv/catalog.db?mode=rwc",
+                "sqlite:/srv/cv/catalog.db?mode=rwc",
+            ),
+        ] {
+            assert_eq!(redact_password(url), shown, "{url}");
+        }
     }
 }

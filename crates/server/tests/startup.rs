@@ -61,6 +61,77 @@ fn an_unusable_recordings_directory_stops_start_up() {
 }
 
 #[test]
+fn an_unreachable_database_stops_start_up_without_showing_the_password() {
+    // Nothing listens on port 1: the connection is refused.
+    let started = Instant::now();
+    let (ok, err) = serve(&[
+        "--database",
+        "postgres://callvault:s3cret-pw@127.0.0.1:1/callvault",
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("cannot open the catalog postgres://callvault:***@127.0.0.1:1/callvault"),
+        "{err}"
+    );
+    assert!(err.contains("refused"), "{err}");
+    assert!(!err.contains("s3cret-pw"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_wrong_database_url_stops_start_up_without_showing_the_password() {
+    for url in [
+        // A database that does not exist (or, without a server, a refused connection).
+        "postgres://postgres:s3cret-pw@127.0.0.1:5432/callvault_no_such_database",
+        "postgres://postgres@127.0.0.1:5432/callvault_no_such_database?password=s3cret-pw",
+        // A backend callvault does not have.
+        "mysql://callvault:s3cret-pw@127.0.0.1/callvault",
+        // Not a URL at all.
+        "postgres://callvault:s3cret-pw@127.0.0.1:notaport/callvault",
+    ] {
+        let (ok, err) = serve(&["--database", url]);
+        assert!(!ok, "{url}");
+        assert!(err.contains("cannot open the catalog"), "{url}: {err}");
+        assert!(!err.contains("s3cret-pw"), "{url}: {err}");
+    }
+}
+
+#[test]
+fn the_database_can_be_given_in_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_callvault"))
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["--http", "127.0.0.1:0", "--socket", "127.0.0.1:0"])
+        .env("CALLVAULT_DATABASE", "redis://:s3cret-pw@127.0.0.1/0")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("cannot open the catalog redis://:***@127.0.0.1/0"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret-pw"), "{err}");
+}
+
+#[test]
+fn the_catalog_is_on_the_backend_the_run_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let s = ServerBuilder::new(&data).start();
+    assert_eq!(code(&s.api("type=callstart&requestid=1&deviceid=42")), 20);
+    let postgres = std::env::var("CALLVAULT_TEST_BACKEND").as_deref() == Ok("postgres");
+    // SQLite keeps the catalog in the data directory; PostgreSQL must leave it empty of one.
+    assert_eq!(data.join("catalog.db").exists(), !postgres);
+}
+
+#[test]
 fn sigterm_stops_promptly_despite_a_half_sent_request_and_ends_calls() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");

@@ -77,3 +77,22 @@ async fn futures_join(store: &Store) -> Vec<Vec<String>> {
     }
     out
 }
+
+#[tokio::test]
+async fn a_refused_postgres_connection_fails_at_once_with_the_reason() {
+    // Nothing listens on port 1. The pool alone would retry until its acquire timeout and
+    // then report only "pool timed out".
+    let started = std::time::Instant::now();
+    let e = match Store::open("postgres://callvault:secret-pw@127.0.0.1:1/callvault").await {
+        Err(e) => e,
+        Ok(_) => panic!("opened a database on port 1"),
+    };
+    let message = format!("{e} {:?}", std::error::Error::source(&e));
+    assert!(message.contains("refused"), "{message}");
+    assert!(!message.contains("secret-pw"), "{message}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+}

@@ -1,7 +1,10 @@
 //! Test support: start the real `callvault` binary on port 0 and talk to it over raw
-//! sockets, as a client would.
+//! sockets, as a client would. The catalog is SQLite, or PostgreSQL for the whole run with
+//! `CALLVAULT_TEST_BACKEND=postgres` (see `backend.rs`).
 
 #![allow(dead_code)]
+
+mod backend;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -67,6 +70,10 @@ impl ServerBuilder {
             .arg("127.0.0.1:0")
             .arg("--socket")
             .arg("127.0.0.1:0");
+        // CALLVAULT_TEST_BACKEND=postgres: this data directory's catalog on PostgreSQL.
+        if let Some(url) = backend::database_for(&self.data_dir) {
+            cmd.arg("--database").arg(url);
+        }
         if let Some(toml) = &self.config {
             let file = self.data_dir.with_extension("toml");
             std::fs::write(&file, toml).unwrap();
