@@ -3,7 +3,9 @@
 
 mod calllist;
 mod calls;
+mod directory_status;
 mod export;
+mod import;
 mod recording;
 mod status;
 
@@ -110,6 +112,11 @@ pub async fn execute(ctx: &Ctx, req: &Request, transport: Transport) -> Reply {
         "SYSTEMSTATUS" => status::system_status(ctx).await,
         "CHANNELSTATUS" => status::channel_status(ctx).await,
         "CALLLIST" => calllist::call_list(ctx, req).await,
+        "STATIONLIST" => directory_status::station_list(ctx).await,
+        "TERMINOLOGY" => directory_status::terminology(ctx).await,
+        "IMPORTUSER" | "IMPORTAGENT" => import::import_user(ctx, req).await,
+        "IMPORTAGENTPHONE" => import::import_agent_phone(ctx, req).await,
+        "IMPORTSTATION" => import::import_station(ctx, req).await,
         "EXPORT" => {
             if transport == Transport::Socket {
                 Err(ApiError::new(
