@@ -771,3 +771,107 @@ fn stations_and_terminology() {
     assert_eq!(terms[7], ("USER1".into(), "User 1".into()));
     assert_eq!(terms[21], ("USER15".into(), "User 15".into()));
 }
+
+#[test]
+fn call_handling_resolves_devices_through_the_directory() {
+    let (_d, s) = server();
+    set_up(&s);
+    let start = |pairs: &[(&str, &str)], want: u32| {
+        let mut p = vec![("type", "callstart"), ("requestid", "1")];
+        p.extend_from_slice(pairs);
+        ok(&s, &p, want)
+    };
+    let stop = |pairs: &[(&str, &str)], want: u32| {
+        let mut p = vec![("type", "callstop"), ("requestid", "2")];
+        p.extend_from_slice(pairs);
+        ok(&s, &p, want)
+    };
+
+    // DEVICEALIAS → the phone with that alias.
+    let c = start(&[("devicealias", "ann-soft"), ("ani", "1")], 20);
+    assert_eq!(field(&c, "DEVICEID"), "200");
+    assert_eq!(
+        field(&stop(&[("devicealias", "ann-soft")], 20), "DEVICEID"),
+        "200"
+    );
+    // STATIONNAME / COMPUTERNAME → the station table (no agent needed).
+    let c = start(&[("stationname", "WS-1"), ("ani", "2")], 20);
+    assert_eq!(field(&c, "DEVICEID"), "300");
+    assert_eq!(field(&c, "STATIONNAME"), "WS-1");
+    assert_eq!(
+        field(&stop(&[("computername", "WS-1")], 20), "DEVICEID"),
+        "300"
+    );
+    // SYS_USER / CRM_USER → the agent's phone with the most recent call: 200 just had one.
+    let c = start(&[("sys_user", "ann.sys"), ("ani", "3")], 20);
+    assert_eq!(field(&c, "DEVICEID"), "200");
+    stop(&[("deviceid", "200")], 20);
+    // A newer call on 201 makes it the one.
+    start(&[("stationname", "WS-2"), ("ani", "4")], 20);
+    let c = stop(&[("crm_user", "ann.crm")], 20);
+    assert_eq!(field(&c, "DEVICEID"), "201");
+    assert_eq!(field(&c, "ANI"), "4");
+    // DEVICEID comes first.
+    let c = start(&[("deviceid", "555"), ("devicealias", "ann-soft")], 20);
+    assert_eq!(field(&c, "DEVICEID"), "555");
+    // DEVICESTATUS and RECORDSTART use the same lookups.
+    let st = ok(
+        &s,
+        &[
+            ("type", "devicestatus"),
+            ("requestid", "3"),
+            ("devicealias", "ann-desk"),
+        ],
+        20,
+    );
+    assert_eq!(field(&st, "DEVICEID"), "201");
+
+    // Unknown keys: 5 for an alias no phone has, 8 otherwise.
+    start(&[("devicealias", "nobody")], 5);
+    start(&[("stationname", "WS-9")], 8);
+    start(&[("sys_user", "nobody")], 8);
+    // Cy is an agent without phones: nothing to resolve.
+    start(&[("sys_user", "cy.sys")], 8);
+    // The `+` rule: a phone whose agent is inactive does not resolve.
+    ok(
+        &s,
+        &[
+            ("type", "importagentphone"),
+            ("requestid", "4"),
+            ("action", "add"),
+            ("agentid", "3"),
+            ("phoneid", "310"),
+            ("devicealias", "cy-desk"),
+        ],
+        20,
+    );
+    let c = start(&[("sys_user", "cy.sys")], 20);
+    assert_eq!(field(&c, "DEVICEID"), "310");
+    stop(&[("devicealias", "cy-desk")], 20);
+    ok(
+        &s,
+        &[
+            ("type", "importuser"),
+            ("requestid", "5"),
+            ("action", "modify"),
+            ("userid", "3"),
+            ("status", "I"),
+        ],
+        20,
+    );
+    start(&[("devicealias", "cy-desk")], 8);
+    start(&[("sys_user", "cy.sys")], 8);
+    // A deleted agent's phones are freed: the alias names nothing any more.
+    ok(
+        &s,
+        &[
+            ("type", "importuser"),
+            ("requestid", "6"),
+            ("action", "delete"),
+            ("userid", "1"),
+        ],
+        20,
+    );
+    start(&[("devicealias", "ann-soft")], 5);
+    start(&[("sys_user", "ann.sys")], 8);
+}

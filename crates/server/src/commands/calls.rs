@@ -8,7 +8,7 @@ use crate::render;
 
 pub async fn call_start(ctx: &Ctx, req: &Request) -> Result<Done, ApiError> {
     let p = Params(req);
-    let device = p.device()?;
+    let device = p.device(ctx).await?;
     let meta = p.meta()?;
     let view = ctx
         .engine
@@ -19,7 +19,7 @@ pub async fn call_start(ctx: &Ctx, req: &Request) -> Result<Done, ApiError> {
 
 pub async fn call_stop(ctx: &Ctx, req: &Request) -> Result<Done, ApiError> {
     let p = Params(req);
-    let device = p.device()?;
+    let device = p.device(ctx).await?;
     let view = ctx.engine.call_stop(&device, p.instance()).await?;
     Ok(Done::ok(vec![render::call(ctx, &view)]))
 }
@@ -38,7 +38,7 @@ pub async fn call_update(ctx: &Ctx, req: &Request) -> Result<Done, ApiError> {
         let view = ctx.engine.update_recording(id, &meta).await?;
         return Ok(Done::ok(vec![render::call(ctx, &view)]));
     }
-    let device = p.device()?;
+    let device = p.device(ctx).await?;
     let if_not_recording = p.flag("UPDATE_IF_NOT_RECORDING")?.unwrap_or(false);
     let view = ctx
         .engine

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 
 use chrono_tz::Tz;
 use engine::{ApiError, Engine, MetaUpdate};
+use store::{Lookup, UserKey};
 use wire::{Code, Limits, Node, Request, Response};
 
 use crate::capture_sources::CaptureSources;
@@ -241,9 +242,12 @@ impl<'a> Params<'a> {
         Ok(m)
     }
 
-    /// The device a call-handling request names (§3). Directory lookups (DEVICEALIAS,
-    /// SYS_USER, CRM_USER, STATIONNAME) resolve only through directory entries.
-    pub fn device(&self) -> Result<String, ApiError> {
+    /// The device a call-handling request names (§3): DEVICEID when given; else a
+    /// directory lookup: DEVICEALIAS (5 when no phone has it), STATIONNAME or COMPUTERNAME
+    /// (the station table), SYS_USER or CRM_USER (that agent's phone with the most recent
+    /// call, else the first assigned). DEVICEALIAS, SYS_USER and CRM_USER resolve only
+    /// through a phone of an active agent; otherwise 8.
+    pub async fn device(&self, ctx: &Ctx) -> Result<String, ApiError> {
         if let Some(id) = self.get("DEVICEID") {
             if id.contains(',') {
                 return Err(invalid(
@@ -252,26 +256,39 @@ impl<'a> Params<'a> {
             }
             return device_id(id).map(str::to_string);
         }
+        let store = ctx.engine.store();
         if let Some(alias) = self.get("DEVICEALIAS") {
-            return Err(ApiError::new(
-                Code::DeviceAliasUnspecified,
-                format!("no phone has the DEVICEALIAS {alias:?}"),
-            ));
+            return match store.phone_by_alias(alias).await? {
+                Lookup::Found(device) => Ok(device),
+                Lookup::NotFound => Err(ApiError::new(
+                    Code::DeviceAliasUnspecified,
+                    format!("no phone has the DEVICEALIAS {alias:?}"),
+                )),
+                Lookup::NoAgentPhone => Err(ApiError::new(
+                    Code::DeviceInvalid,
+                    format!("the phone with DEVICEALIAS {alias:?} is not an active agent's"),
+                )),
+            };
         }
         for key in ["STATIONNAME", "COMPUTERNAME"] {
             if let Some(name) = self.get(key) {
-                return Err(ApiError::new(
-                    Code::DeviceInvalid,
-                    format!("no station is named {name:?}"),
-                ));
+                return store.station_device(name).await?.ok_or_else(|| {
+                    ApiError::new(Code::DeviceInvalid, format!("no station is named {name:?}"))
+                });
             }
         }
-        for key in ["SYS_USER", "CRM_USER"] {
+        for (key, field) in [
+            ("SYS_USER", UserKey::SysUser),
+            ("CRM_USER", UserKey::CrmUser),
+        ] {
             if let Some(user) = self.get(key) {
-                return Err(ApiError::new(
-                    Code::DeviceInvalid,
-                    format!("no agent's phone matches {key} {user:?}"),
-                ));
+                return match store.phone_of_user(field, user).await? {
+                    Lookup::Found(device) => Ok(device),
+                    Lookup::NotFound | Lookup::NoAgentPhone => Err(ApiError::new(
+                        Code::DeviceInvalid,
+                        format!("no active agent's phone matches {key} {user:?}"),
+                    )),
+                };
             }
         }
         Err(ApiError::new(

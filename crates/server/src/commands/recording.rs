@@ -8,7 +8,7 @@ use crate::render;
 
 pub async fn record_start(ctx: &Ctx, req: &Request) -> Result<Done, ApiError> {
     let p = Params(req);
-    let device = p.device()?;
+    let device = p.device(ctx).await?;
     let meta = p.meta()?;
     let agent_initiated = p.flag("AGENTINITIATED")?.unwrap_or(false);
     let view = ctx
@@ -23,7 +23,7 @@ pub async fn record_start(ctx: &Ctx, req: &Request) -> Result<Done, ApiError> {
 
 pub async fn record_stop(ctx: &Ctx, req: &Request) -> Result<Done, ApiError> {
     let p = Params(req);
-    let device = p.device()?;
+    let device = p.device(ctx).await?;
     let view = ctx.engine.record_stop(&device, p.instance()).await?;
     Ok(Done {
         code: Code::RecordingStopped,

@@ -47,7 +47,7 @@ async fn named_devices(ctx: &Ctx, req: &Request) -> Result<Vec<String>, ApiError
                 }
             }
         }
-        None => ids.push(p.device()?),
+        None => ids.push(p.device(ctx).await?),
     }
     let known: Vec<String> = ctx
         .engine
