@@ -13,6 +13,7 @@ on_both_backends!(
     phones_follow_their_agent,
     stations_replace_by_name_or_device,
     lookups_resolve_only_through_active_agents,
+    concurrent_adds_of_one_name_admit_one,
 );
 
 fn new_user(username: &str, first: &str, last: &str) -> NewUser {
@@ -402,4 +403,54 @@ async fn lookups_resolve_only_through_active_agents(db: &TestDb) {
         s.phone_of_user(UserKey::SysUser, "DOM\\ann").await.unwrap(),
         Lookup::NotFound
     );
+}
+
+async fn concurrent_adds_of_one_name_admit_one(db: &TestDb) {
+    let s = db.open().await;
+    // Different usernames, one first and last name: the check and the insert must not
+    // interleave, or two would get in.
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                s.add_user(&new_user(&format!("u{i}"), "Same", "Name"), T0)
+                    .await
+            })
+        })
+        .collect();
+    let mut admitted = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => admitted += 1,
+            Err(DirectoryError::Refused(Refusal::DuplicateUser { .. })) => {}
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(admitted, 1);
+    assert_eq!(s.users().await.unwrap().len(), 1);
+    // Phones too: one phone, many agents.
+    let mut agents = Vec::new();
+    for i in 0..6 {
+        let u = s
+            .add_user(&new_user(&format!("a{i}"), "A", &i.to_string()), T0)
+            .await
+            .unwrap();
+        agents.push(u.user_id);
+    }
+    let tasks: Vec<_> = agents
+        .iter()
+        .map(|&id| {
+            let s = s.clone();
+            tokio::spawn(async move { s.add_phone(&AgentKey::Id(id), "777", None).await })
+        })
+        .collect();
+    let mut held = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => held += 1,
+            Err(DirectoryError::Refused(Refusal::PhoneHeld { .. })) => {}
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(held, 1);
 }
