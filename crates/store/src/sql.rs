@@ -4,6 +4,7 @@
 //! UPDATE`, so the statements are the same text; the functions here are generic over the
 //! sqlx database and the backends only differ in which pool runs them.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use sqlx::query::Query;
@@ -124,12 +125,23 @@ pub(crate) fn text_column(field: TextField) -> Result<&'static str, StoreError> 
     })
 }
 
+/// The stored form of a text value. PostgreSQL's text cannot hold NUL (which captured
+/// signalling may carry), so both backends store it as U+FFFD — the character an XML answer
+/// shows in its place anyway — and give the same value back.
+pub(crate) fn text(value: &str) -> Cow<'_, str> {
+    if value.contains('\0') {
+        Cow::Owned(value.replace('\0', "\u{FFFD}"))
+    } else {
+        Cow::Borrowed(value)
+    }
+}
+
 /// The stored form of a filter value. Kinds are stored upper case, and RECORDINGTYPE is
 /// matched without regard to case as `RecordingKind::parse` reads it.
 pub(crate) fn filter_value(field: TextField, value: &str) -> String {
     match field {
         TextField::RecordingType => value.to_ascii_uppercase(),
-        _ => value.to_owned(),
+        _ => text(value).into_owned(),
     }
 }
 
@@ -220,6 +232,7 @@ fn bind_meta<'q, DB>(mut q: Q<'q, DB>, m: &'q CallMeta) -> Q<'q, DB>
 where
     DB: Database,
     &'q str: Encode<'q, DB> + Type<DB>,
+    Cow<'q, str>: Encode<'q, DB> + Type<DB>,
 {
     for v in [
         &m.device_alias,
@@ -236,7 +249,7 @@ where
     .into_iter()
     .chain(m.user.iter())
     {
-        q = q.bind(v.as_str());
+        q = q.bind(text(v));
     }
     q
 }
@@ -246,19 +259,20 @@ pub(crate) fn bind_call<'q, DB>(c: &'q CallRow) -> Q<'q, DB>
 where
     DB: Database,
     &'q str: Encode<'q, DB> + Type<DB>,
+    Cow<'q, str>: Encode<'q, DB> + Type<DB>,
     i64: Encode<'q, DB> + Type<DB>,
     Option<i64>: Encode<'q, DB> + Type<DB>,
     bool: Encode<'q, DB> + Type<DB>,
 {
     let q = sqlx::query::<DB>(UPSERT_CALL.as_str())
         .bind(c.call_key)
-        .bind(c.device_id.as_str())
-        .bind(c.call_instance.as_str());
+        .bind(text(&c.device_id))
+        .bind(text(&c.call_instance));
     bind_meta(q, &c.meta)
         .bind(c.start)
         .bind(c.end)
         .bind(c.recorded)
-        .bind(c.reason.as_str())
+        .bind(text(&c.reason))
         .bind(c.cti_initiated)
 }
 
@@ -267,6 +281,7 @@ pub(crate) fn bind_recording<'q, DB>(r: &'q RecordingRow) -> Q<'q, DB>
 where
     DB: Database,
     &'q str: Encode<'q, DB> + Type<DB>,
+    Cow<'q, str>: Encode<'q, DB> + Type<DB>,
     i64: Encode<'q, DB> + Type<DB>,
     Option<i64>: Encode<'q, DB> + Type<DB>,
     bool: Encode<'q, DB> + Type<DB>,
@@ -274,8 +289,8 @@ where
     let q = sqlx::query::<DB>(UPSERT_RECORDING.as_str())
         .bind(r.record_id)
         .bind(r.call_key)
-        .bind(r.device_id.as_str())
-        .bind(r.call_instance.as_str());
+        .bind(text(&r.device_id))
+        .bind(text(&r.call_instance));
     bind_meta(q, &r.meta)
         .bind(r.call_start)
         .bind(r.call_end)
@@ -284,13 +299,13 @@ where
         .bind(r.kind.as_str())
         .bind(r.audio)
         .bind(r.keep_days)
-        .bind(r.archive_action.as_str())
+        .bind(text(&r.archive_action))
         .bind(r.cti_initiated)
         .bind(r.agent_initiated)
         .bind(r.blackouts)
         .bind(r.locked)
         .bind(r.state.as_str())
-        .bind(r.media_path.as_str())
+        .bind(text(&r.media_path))
 }
 
 /// Reads a row's columns in select order, so decoding follows the column lists above.
@@ -416,6 +431,13 @@ mod tests {
         assert_eq!(prefix_upper_bound("a\u{10FFFF}").as_deref(), Some("b"));
         assert_eq!(prefix_upper_bound("\u{10FFFF}"), None);
         assert_eq!(prefix_upper_bound(""), None);
+    }
+
+    #[test]
+    fn nul_is_stored_as_the_replacement_character() {
+        assert!(matches!(text("plain"), Cow::Borrowed("plain")));
+        assert_eq!(text("a\0b\0"), "a\u{FFFD}b\u{FFFD}");
+        assert_eq!(filter_value(TextField::Ani, "5\0"), "5\u{FFFD}");
     }
 
     #[test]

@@ -634,12 +634,23 @@ async fn close_flushes_and_refuses_later_writes(db: &TestDb) {
     reopened.close().await;
 }
 
-/// A recording the database will refuse: PostgreSQL text cannot hold NUL; on SQLite (which
-/// stores NUL happily) a trigger refuses it instead.
+/// A recording the database will refuse: a trigger on its table refuses it (NUL, which
+/// PostgreSQL's text cannot hold, is stored as U+FFFD on both backends, so it is not one).
 async fn refused_recording(db: &TestDb, record_id: i64) -> RecordingRow {
     let mut r = recording(record_id, "100", T0);
     if db.is_postgres() {
-        r.media_path = "nul\0byte".into();
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        sqlx::raw_sql(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'refused'; END $$; \
+             CREATE TRIGGER refuse BEFORE INSERT ON recordings FOR EACH ROW \
+             WHEN (NEW.media_path = 'refuse') EXECUTE FUNCTION refuse();",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
     } else {
         let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.url))
             .await
@@ -652,8 +663,8 @@ async fn refused_recording(db: &TestDb, record_id: i64) -> RecordingRow {
         .await
         .unwrap();
         pool.close().await;
-        r.media_path = "refuse".into();
     }
+    r.media_path = "refuse".into();
     r
 }
 
