@@ -67,37 +67,11 @@ fn addr(s: &str) -> SocketAddrV4 {
     s.parse().unwrap()
 }
 
-// Facts of sip-call-rtp-g711.pcap, measured with tshark by the capture crate's author
-// (testdata/pcap/README.md and `tshark -z rtp,streams`).
-const G711_CALL_ID: &str = "12013223@200.57.7.195";
-const G711_UNANSWERED_CALL_ID: &str = "12015624@200.57.7.195";
-/// 200 OK to the INVITE: 8.477925 s after the first packet; the capture ends (no BYE) at
-/// 34.908735 s, so the recording lasts 34.908735 − 8.477925 = 26.43081 s.
-const G711_ANSWER_EPOCH_MICROS: Micros = 1_105_725_491_443_869;
-const G711_DURATION: f64 = 26.43081;
-/// The caller (the gateway, 200.57.7.196) sends 891 A-law packets, 16 of them with a
-/// one-byte payload; the callee (francisco, 200.57.7.204) sends 548 packets of 160 bytes.
-const G711_CALLER_AUDIO: (&str, &str) = ("200.57.7.196:40376", "200.57.7.204:8000");
-const G711_CALLEE_AUDIO: (&str, &str) = ("200.57.7.204:8000", "200.57.7.196:40376");
-const G711_CALLER_PACKETS: usize = 891;
-const G711_CALLER_ONE_BYTE_PACKETS: usize = 16;
-const G711_CALLEE_PACKETS: usize = 548;
-/// Callee packets that cannot be within ±20 ms of their capture time. Francisco's sender
-/// puts more audio on its RTP clock than the capture clock sees pass (its timestamps gain
-/// 0.30 s over the call): inside a talkspurt its 20 ms packets arrive about 20.06 ms
-/// apart, but 24 times two of them arrive back to back (seq 103 and 104 0.30 ms apart,
-/// seq 152 and 153 0.17 ms, ...), so the talkspurt's audio, laid end to end without
-/// overlap, falls 20 ms further behind the arrivals each time, up to 50 ms in the 3.6 s
-/// talkspurt from 20.4 s into the capture. It only catches up in the silences, where each
-/// talkspurt starts again at its capture time. No exact, non-overlapping placement can do
-/// much better: even packing every packet as early as 20 ms before its capture time, 79
-/// would still start more than 20 ms late (the worst by 27.8 ms). Starting each talkspurt
-/// at its capture time and following the RTP clock inside it (what the capture crate
-/// does), 211 of the 548 start more than 20 ms late, the worst by 50.4 ms (from tshark's
-/// frame.time_epoch, rtp.timestamp and rtp.marker).
-const G711_CALLEE_LATE_PACKETS: usize = 211;
-/// 50.4 ms at 8 kHz, rounded up.
-const G711_CALLEE_MAX_LATE_FRAMES: i64 = 404;
+use rtp::{
+    G711_ANSWER_EPOCH_MICROS, G711_CALL_ID, G711_CALLEE_LATE_PACKETS, G711_CALLEE_MAX_LATE_FRAMES,
+    G711_CALLEE_PACKETS, G711_CALLER_ONE_BYTE_PACKETS, G711_CALLER_PACKETS, G711_DURATION,
+    G711_UNANSWERED_CALL_ID,
+};
 
 /// ±20 ms at 8 kHz: how far from its capture time a packet may have been placed.
 const WINDOW: i64 = 160;
@@ -218,23 +192,12 @@ fn g711_call_is_recorded_bit_exact() {
     );
 
     // The independent decode.
-    let packets = rtp::udp_packets(&common::testdata("pcap/sip-call-rtp-g711.pcap"));
-    let start = rtp::sip_answer_time(&packets, G711_CALL_ID).expect("200 OK to the INVITE");
+    let rtp::G711Call {
+        start,
+        callee,
+        caller,
+    } = rtp::g711_call(&common::testdata("pcap/sip-call-rtp-g711.pcap"));
     assert_eq!(start, G711_ANSWER_EPOCH_MICROS);
-    let callee = rtp::decode_direction(
-        &packets,
-        addr(G711_CALLEE_AUDIO.0),
-        addr(G711_CALLEE_AUDIO.1),
-        8,
-        Law::A,
-    );
-    let caller = rtp::decode_direction(
-        &packets,
-        addr(G711_CALLER_AUDIO.0),
-        addr(G711_CALLER_AUDIO.1),
-        8,
-        Law::A,
-    );
     assert_eq!(callee.len(), G711_CALLEE_PACKETS);
     assert!(callee.iter().all(|p| p.payload_len == 160));
     assert_eq!(caller.len(), G711_CALLER_PACKETS);

@@ -8,7 +8,7 @@ mod rtp;
 use std::time::{Duration, Instant};
 
 use common::{Server, ServerBuilder, code, field, sections};
-use rtp::Law;
+use rtp::{G711_CALL_ID, G711_CALLEE_LATE_PACKETS, G711_CALLEE_MAX_LATE_FRAMES};
 
 fn seconds(doc: &str, name: &str) -> f64 {
     let v = field(doc, name);
@@ -45,21 +45,8 @@ fn only_row(s: &Server, device: &str) -> String {
     sections(&list, "CALL").remove(0)
 }
 
-// Facts of sip-call-rtp-g711.pcap, measured with tshark (see capture_replay.rs): the call
-// to francisco is answered 8.477925 s into the capture; the callee sends 548 A-law packets
-// 200.57.7.204:8000 → 200.57.7.196:40376 (channel 1), the caller 891 the other way
-// (channel 2).
-const G711_CALL_ID: &str = "12013223@200.57.7.195";
-const G711_CALLER_AUDIO: (&str, &str) = ("200.57.7.196:40376", "200.57.7.204:8000");
-const G711_CALLEE_AUDIO: (&str, &str) = ("200.57.7.204:8000", "200.57.7.196:40376");
-
 /// ±20 ms at 8 kHz: how far from its capture time a packet may have been placed.
 const WINDOW: i64 = 160;
-/// Callee packets that cannot be within ±20 ms of their capture time, and how late they
-/// are at most (50.4 ms at 8 kHz): the sender's RTP clock runs ahead of the capture clock
-/// inside its talkspurts (see `G711_CALLEE_LATE_PACKETS` in capture_replay.rs).
-const G711_CALLEE_LATE_PACKETS: usize = 211;
-const G711_CALLEE_MAX_LATE_FRAMES: i64 = 404;
 
 #[test]
 fn sigkill_while_recording_keeps_what_reached_the_disk() {
@@ -168,24 +155,12 @@ fn sigkill_while_recording_keeps_what_reached_the_disk() {
         "{frames} frames for DURATION {duration}"
     );
 
-    let packets = rtp::udp_packets(&common::testdata("pcap/sip-call-rtp-g711.pcap"));
-    let start = rtp::sip_answer_time(&packets, G711_CALL_ID).expect("200 OK to the INVITE");
+    let rtp::G711Call {
+        start,
+        callee,
+        caller,
+    } = rtp::g711_call(&common::testdata("pcap/sip-call-rtp-g711.pcap"));
     let cutoff = start + ((elapsed_min - 1.0) * 1e6) as i64;
-    let addr = |a: &str| a.parse().unwrap();
-    let callee = rtp::decode_direction(
-        &packets,
-        addr(G711_CALLEE_AUDIO.0),
-        addr(G711_CALLEE_AUDIO.1),
-        8,
-        Law::A,
-    );
-    let caller = rtp::decode_direction(
-        &packets,
-        addr(G711_CALLER_AUDIO.0),
-        addr(G711_CALLER_AUDIO.1),
-        8,
-        Law::A,
-    );
     // Every packet within ±20 ms of its capture time, except at most the callee's packets
     // that cannot be (its RTP clock runs ahead inside talkspurts): those are found late,
     // by at most G711_CALLEE_MAX_LATE_FRAMES.
