@@ -420,6 +420,19 @@ impl Engine {
     pub(crate) async fn begin_call(&self, st: &mut State, new: NewCall<'_>) -> LiveCall {
         let mut meta = CallMeta::default();
         new.meta.apply_meta(&mut meta);
+        if new.meta.agent_id.is_none() {
+            // The agent on a call is the one whose phone the device is at call start.
+            match self.inner.store.agent_of_phone(new.device_id).await {
+                Ok(Some((user_id, name))) => {
+                    meta.agent_id = user_id.to_string();
+                    meta.agent_name = name;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(device = %new.device_id, error = %e, "cannot look up the phone's agent; the call has none");
+                }
+            }
+        }
         let mut call = LiveCall {
             row: CallRow {
                 call_key: st.call_key(),

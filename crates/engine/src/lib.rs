@@ -53,6 +53,39 @@ impl From<store::StoreError> for ApiError {
     }
 }
 
+/// The directory's refusals as result codes; nothing was changed.
+impl From<store::DirectoryError> for ApiError {
+    fn from(e: store::DirectoryError) -> Self {
+        use store::Refusal;
+        let r = match e {
+            store::DirectoryError::Store(e) => return e.into(),
+            store::DirectoryError::Refused(r) => r,
+        };
+        match r {
+            Refusal::DuplicateUser { user_id, what } => ApiError::new(
+                Code::KeysNotUnique,
+                format!("user {user_id} already has this {what}"),
+            ),
+            Refusal::UserNotFound => ApiError::new(Code::UserNotFound, "no such user"),
+            Refusal::AgentNotFound => ApiError::new(Code::AgentNotFound, "no such agent"),
+            Refusal::AgentNotActive { user_id } => ApiError::new(
+                Code::AgentNotActive,
+                format!("user {user_id} is not an active agent"),
+            ),
+            Refusal::PhoneHeld { user_id } => ApiError::new(
+                Code::KeysNotUnique,
+                format!("the phone is assigned to another agent ({user_id})"),
+            ),
+            Refusal::GroupNotFound => ApiError::new(Code::NoGroup, "no such group"),
+            Refusal::RoleNotFound => ApiError::new(Code::RoleNotFound, "no such role"),
+            Refusal::PhoneNotAgents { user_id } => ApiError::new(
+                Code::DeviceInvalid,
+                format!("the phone is not one of agent {user_id}'s phones"),
+            ),
+        }
+    }
+}
+
 /// What the engine needs to know from the configuration.
 #[derive(Clone, Debug)]
 pub struct EngineConfig {

@@ -1,6 +1,7 @@
 //! Configuration: defaults, then a TOML file (`--config`), then `CALLVAULT_…` environment
 //! variables and command-line options, each overriding the one before.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -68,6 +69,8 @@ pub struct Config {
     pub database: Database,
     pub api: Api,
     pub devices: Devices,
+    /// TERMINOLOGY values that replace the defaults, by term (`AGENT = "Associate"`).
+    pub terminology: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -131,6 +134,7 @@ impl Default for Config {
             database: Database::default(),
             api: Api::default(),
             devices: Devices::default(),
+            terminology: BTreeMap::new(),
         }
     }
 }
@@ -219,6 +223,7 @@ impl Config {
             bail!("api.calllist_max and api.calllist_default must be at least 1");
         }
         self.timezone()?;
+        self.terms()?;
         for file in &self.capture.files {
             if !file.is_file() {
                 bail!(
@@ -228,6 +233,28 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The TERMINOLOGY list: the protocol's terms, with the configured values in place of
+    /// the defaults. A term the protocol does not have is a start-up error (a typo would
+    /// otherwise go unnoticed).
+    pub fn terms(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let mut terms = crate::commands::default_terms();
+        for (term, value) in &self.terminology {
+            let upper = term.to_ascii_uppercase();
+            let Some(slot) = terms.iter_mut().find(|(t, _)| *t == upper) else {
+                bail!(
+                    "terminology.{term} is not a term: use one of {}",
+                    terms
+                        .iter()
+                        .map(|(t, _)| t.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            };
+            slot.1.clone_from(value);
+        }
+        Ok(terms)
     }
 
     pub fn timezone(&self) -> anyhow::Result<chrono_tz::Tz> {

@@ -3,39 +3,12 @@
 
 mod common;
 
-use common::{Server, ServerBuilder, code, field, sections};
+use common::{Server, ServerBuilder, field, ok, sections};
 
 fn server() -> (tempfile::TempDir, Server) {
     let dir = tempfile::tempdir().unwrap();
     let s = ServerBuilder::new(&dir.path().join("data")).start();
     (dir, s)
-}
-
-/// A query string from pairs, every value percent-encoded as UTF-8.
-fn query(pairs: &[(&str, &str)]) -> String {
-    let enc = |v: &str| {
-        v.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect::<String>()
-    };
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={}", enc(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// Runs a request and checks its result code.
-fn ok(s: &Server, pairs: &[(&str, &str)], want: u32) -> String {
-    let q = query(pairs);
-    let doc = s.api(&q);
-    assert_eq!(code(&doc), want, "{q} → {doc}");
-    doc
 }
 
 fn list(s: &Server) -> String {

@@ -107,6 +107,12 @@ pub enum Refusal {
     AgentNotActive { user_id: i64 },
     /// The phone belongs to another agent.
     PhoneHeld { user_id: i64 },
+    /// No QA group has this id or name.
+    GroupNotFound,
+    /// No role has this id or name.
+    RoleNotFound,
+    /// The phone is not one of this agent's.
+    PhoneNotAgents { user_id: i64 },
 }
 
 #[derive(Clone, Debug, thiserror::Error)]
@@ -123,7 +129,7 @@ impl From<sqlx::Error> for DirectoryError {
     }
 }
 
-fn refuse<T>(r: Refusal) -> Result<T, DirectoryError> {
+pub(crate) fn refuse<T>(r: Refusal) -> Result<T, DirectoryError> {
     Err(DirectoryError::Refused(r))
 }
 
@@ -148,7 +154,7 @@ pub fn hash_password(password: &str) -> Result<String, StoreError> {
 }
 
 /// Starts a transaction holding the directory's write lock.
-trait DirectoryTx {
+pub(crate) trait DirectoryTx {
     type Db: sqlx::Database;
     async fn begin_directory(&self) -> Result<Transaction<'static, Self::Db>, sqlx::Error>;
 }
@@ -316,6 +322,7 @@ macro_rules! find_agent {
         }
     };
 }
+pub(crate) use find_agent;
 
 async fn hash_off_thread(password: String) -> Result<String, StoreError> {
     tokio::task::spawn_blocking(move || hash_password(&password))
@@ -666,6 +673,46 @@ impl Store {
             Ok(most_recent_else_first(phones))
         })
     }
+
+    /// The agent on a call that starts on this phone: the active agent holding it, as
+    /// (USER_ID, "First Last").
+    pub async fn agent_of_phone(
+        &self,
+        phone_id: &str,
+    ) -> Result<Option<(i64, String)>, StoreError> {
+        on_pool!(&self.inner.db, pool => {
+            let row: Option<(i64, String, String)> = sqlx::query_as(
+                "SELECT u.user_id, u.first_name, u.last_name FROM phones p \
+                 JOIN users u ON u.user_id = p.user_id \
+                 WHERE p.phone_id = $1 AND NOT u.deleted AND u.agent AND u.status = 'A'",
+            )
+            .bind(phone_id)
+            .fetch_optional(pool)
+            .await?;
+            Ok(row.map(|(id, first, last)| (id, display_name(&first, &last))))
+        })
+    }
+
+    /// The name calls show for the user with this USER_ID (deleted users keep theirs).
+    pub async fn user_name(&self, user_id: i64) -> Result<Option<String>, StoreError> {
+        on_pool!(&self.inner.db, pool => {
+            let row: Option<(String, String)> =
+                sqlx::query_as("SELECT first_name, last_name FROM users WHERE user_id = $1")
+                    .bind(user_id)
+                    .fetch_optional(pool)
+                    .await?;
+            Ok(row.map(|(first, last)| display_name(&first, &last)))
+        })
+    }
+}
+
+/// AGENTNAME: first and last name, separated by a space when both are there.
+fn display_name(first: &str, last: &str) -> String {
+    [first, last]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The first phone (rows are in assignment order) whose agent is active.

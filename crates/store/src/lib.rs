@@ -20,6 +20,7 @@ macro_rules! on_pool {
 
 mod directory;
 mod error;
+mod groups;
 pub mod model;
 mod sql;
 mod writer;
@@ -29,6 +30,7 @@ pub use directory::{
     hash_password,
 };
 pub use error::StoreError;
+pub use groups::{Change, Group, Membership, NameKey, Role, UserRef};
 pub use model::*;
 
 use std::future::Future;

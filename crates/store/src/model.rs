@@ -163,6 +163,9 @@ pub struct RecordingFilter {
     pub text: Vec<(TextField, TextMatch)>,
     pub min_duration_ms: Option<i64>,
     pub max_duration_ms: Option<i64>,
+    /// Recordings of a QA group: made on a member phone while its member agent was the
+    /// call's agent (or by a member agent on any phone, for whole-agent memberships).
+    pub group_id: Option<i64>,
     /// At most this many rows.
     pub limit: u32,
 }

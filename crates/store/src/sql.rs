@@ -223,6 +223,15 @@ where
         and(qb);
         qb.push("duration_ms <= ").push_bind(max);
     }
+    if let Some(group) = filter.group_id {
+        and(qb);
+        qb.push("EXISTS (SELECT 1 FROM group_members gm WHERE gm.group_id = ")
+            .push_bind(group)
+            .push(
+                " AND CAST(gm.user_id AS TEXT) = recordings.agent_id \
+             AND (gm.phone_id = '' OR gm.phone_id = recordings.device_id))",
+            );
+    }
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! CALLLIST: recordings matching every filter given, newest first.
 
 use engine::{ApiError, CallView};
-use store::{RecordingFilter, RecordingKind, TextField, TextMatch};
+use store::{NameKey, RecordingFilter, RecordingKind, TextField, TextMatch};
 use wire::{Code, Node, Request};
 
 use super::{Ctx, Done, Params, invalid};
@@ -21,7 +21,7 @@ const TEXT_FILTERS: [(&str, TextField); 9] = [
 ];
 
 pub async fn call_list(ctx: &Ctx, req: &Request) -> Result<Done, ApiError> {
-    let filter = filter(ctx, &Params(req))?;
+    let filter = filter(ctx, &Params(req)).await?;
     let rows = ctx.engine.store().recordings(&filter).await?;
     let mut body = vec![Node::field("COUNT", rows.len().to_string())];
     body.extend(
@@ -38,7 +38,7 @@ fn text_match(value: &str) -> TextMatch {
     }
 }
 
-fn filter(ctx: &Ctx, p: &Params<'_>) -> Result<RecordingFilter, ApiError> {
+async fn filter(ctx: &Ctx, p: &Params<'_>) -> Result<RecordingFilter, ApiError> {
     let date = |name: &str| -> Result<Option<i64>, ApiError> {
         p.get(name)
             .map(|v| {
@@ -78,6 +78,7 @@ fn filter(ctx: &Ctx, p: &Params<'_>) -> Result<RecordingFilter, ApiError> {
             .transpose()?,
         min_duration_ms: seconds("MINDURATION")?,
         max_duration_ms: seconds("MAXDURATION")?,
+        group_id: None,
         limit,
         text: Vec::new(),
     };
@@ -109,12 +110,14 @@ fn filter(ctx: &Ctx, p: &Params<'_>) -> Result<RecordingFilter, ApiError> {
             f.text.push((TextField::User(n), text_match(v)));
         }
     }
-    if let Some(g) = p.get("GROUPID") {
-        // No QA groups exist until the directory has them.
-        return Err(ApiError::new(
-            Code::NoGroup,
-            format!("no group has GROUPID {g:?}"),
-        ));
+    if let Some(g) = p.integer("GROUPID")? {
+        if ctx.engine.store().group(&NameKey::Id(g)).await?.is_none() {
+            return Err(ApiError::new(
+                Code::NoGroup,
+                format!("no group has GROUPID {g}"),
+            ));
+        }
+        f.group_id = Some(g);
     }
     Ok(f)
 }

@@ -9,7 +9,7 @@ use crate::render;
 pub async fn call_start(ctx: &Ctx, req: &Request) -> Result<Done, ApiError> {
     let p = Params(req);
     let device = p.device(ctx).await?;
-    let meta = p.meta()?;
+    let meta = p.meta(ctx).await?;
     let view = ctx
         .engine
         .call_start(&device, p.instance().unwrap_or(""), &meta)
@@ -26,7 +26,7 @@ pub async fn call_stop(ctx: &Ctx, req: &Request) -> Result<Done, ApiError> {
 
 pub async fn call_update(ctx: &Ctx, req: &Request) -> Result<Done, ApiError> {
     let p = Params(req);
-    let mut meta = p.meta()?;
+    let mut meta = p.meta(ctx).await?;
     // RECORDID selects the post-recording form.
     if p.raw("RECORDID").is_some() {
         let id = p.required("RECORDID")?;

@@ -40,13 +40,16 @@ pub fn default_terms() -> Vec<(String, String)> {
 }
 
 /// TERMINOLOGY: COUNT + one `<TERMINOLOGY>` per term.
-pub async fn terminology(_ctx: &Ctx) -> Result<Done, ApiError> {
-    let terms = default_terms();
+pub async fn terminology(ctx: &Ctx) -> Result<Done, ApiError> {
+    let terms = &ctx.terms;
     let mut body = vec![Node::field("COUNT", terms.len().to_string())];
-    body.extend(terms.into_iter().map(|(term, value)| {
+    body.extend(terms.iter().map(|(term, value)| {
         Node::section(
             "TERMINOLOGY",
-            vec![Node::field("TERM", term), Node::field("VALUE", value)],
+            vec![
+                Node::field("TERM", term.clone()),
+                Node::field("VALUE", value.clone()),
+            ],
         )
     }));
     Ok(Done::ok(body))

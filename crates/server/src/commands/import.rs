@@ -3,62 +3,10 @@
 //! request changes nothing.
 
 use engine::ApiError;
-use store::{AgentKey, DirectoryError, NewUser, Refusal, User, UserChange};
-use wire::{Code, Node, Request};
+use store::{NewUser, User, UserChange};
+use wire::{Node, Request};
 
-use super::{Ctx, Done, Params, invalid};
-
-/// The store's refusals as result codes.
-fn refused(e: DirectoryError) -> ApiError {
-    match e {
-        DirectoryError::Store(e) => e.into(),
-        DirectoryError::Refused(r) => match r {
-            Refusal::DuplicateUser { user_id, what } => ApiError::new(
-                Code::KeysNotUnique,
-                format!("user {user_id} already has this {what}"),
-            ),
-            Refusal::UserNotFound => ApiError::new(Code::UserNotFound, "no such USERID"),
-            Refusal::AgentNotFound => ApiError::new(Code::AgentNotFound, "no such agent"),
-            Refusal::AgentNotActive { user_id } => ApiError::new(
-                Code::AgentNotActive,
-                format!("user {user_id} is not an active agent"),
-            ),
-            Refusal::PhoneHeld { user_id } => ApiError::new(
-                Code::KeysNotUnique,
-                format!("the phone is assigned to another agent ({user_id})"),
-            ),
-        },
-    }
-}
-
-/// ACTION, upper-cased; 26 when missing, 21 when not one of `allowed`.
-fn action(p: &Params, allowed: &[&str]) -> Result<String, ApiError> {
-    let a = p.required("ACTION")?.trim().to_ascii_uppercase();
-    if allowed.contains(&a.as_str()) {
-        Ok(a)
-    } else {
-        Err(ApiError::new(
-            Code::InvalidAction,
-            format!("ACTION must be one of {}", allowed.join(", ")),
-        ))
-    }
-}
-
-/// The first of `names` that is present (even blank), as given.
-fn raw_any<'a>(p: &Params<'a>, names: &[&str]) -> Option<&'a str> {
-    names.iter().find_map(|n| p.raw(n))
-}
-
-/// The first of `names` that is present and not blank; 26 naming the first otherwise.
-fn required_any<'a>(p: &Params<'a>, names: &[&str]) -> Result<&'a str, ApiError> {
-    match names.iter().find_map(|n| p.get(n)) {
-        Some(v) => Ok(v),
-        None => p.required(names[0]),
-    }
-}
-
-const FIRST: [&str; 2] = ["FIRSTNAME", "FIRST_NAME"];
-const LAST: [&str; 2] = ["LASTNAME", "LAST_NAME"];
+use super::{Ctx, Done, FIRST, LAST, Params, invalid};
 
 /// SITE_ID: a whole number; blank or -1 means none.
 fn site_id(p: &Params) -> Result<Option<Option<i64>>, ApiError> {
@@ -126,13 +74,13 @@ pub async fn import_user(ctx: &Ctx, req: &Request) -> Result<Done, ApiError> {
     let p = Params(req);
     let store = ctx.engine.store();
     let now = engine::now_micros();
-    match action(&p, &["ADD", "MODIFY", "DELETE", "LIST"])?.as_str() {
+    match p.action(&["ADD", "MODIFY", "DELETE", "LIST"])?.as_str() {
         "ADD" => {
             let new = NewUser {
                 username: p.required("USERNAME")?.to_string(),
                 password: p.required("PASSWORD")?.to_string(),
-                first_name: required_any(&p, &FIRST)?.to_string(),
-                last_name: required_any(&p, &LAST)?.to_string(),
+                first_name: p.any(&FIRST)?.to_string(),
+                last_name: p.any(&LAST)?.to_string(),
                 employee_id: p.raw("EMPLOYEE_ID").unwrap_or_default().to_string(),
                 agent: p.flag("AGENT")?.unwrap_or(true),
                 sys_user: p.raw("SYS_USER").unwrap_or_default().to_string(),
@@ -141,16 +89,16 @@ pub async fn import_user(ctx: &Ctx, req: &Request) -> Result<Done, ApiError> {
                 crm_user: p.raw("CRM_USER").unwrap_or_default().to_string(),
                 site_id: site_id(&p)?.flatten(),
             };
-            let user = store.add_user(&new, now).await.map_err(refused)?;
+            let user = store.add_user(&new, now).await?;
             Ok(Done::ok(vec![user_node(ctx, &user)]))
         }
         "MODIFY" => {
             let id = user_id(&p)?;
             // Present means "set"; the names and the password may not be set blank.
             let keep = |names: &[&str]| -> Result<Option<String>, ApiError> {
-                match raw_any(&p, names) {
+                match p.raw_any(names) {
                     None => Ok(None),
-                    Some(_) => required_any(&p, names).map(|v| Some(v.to_string())),
+                    Some(_) => p.any(names).map(|v| Some(v.to_string())),
                 }
             };
             let text = |name: &str| p.raw(name).map(str::to_string);
@@ -168,12 +116,12 @@ pub async fn import_user(ctx: &Ctx, req: &Request) -> Result<Done, ApiError> {
                 crm_user: text("CRM_USER"),
                 site_id: site_id(&p)?,
             };
-            let user = store.modify_user(id, &change, now).await.map_err(refused)?;
+            let user = store.modify_user(id, &change, now).await?;
             Ok(Done::ok(vec![user_node(ctx, &user)]))
         }
         "DELETE" => {
             let id = user_id(&p)?;
-            let mut user = store.delete_user(id, now).await.map_err(refused)?;
+            let mut user = store.delete_user(id, now).await?;
             user.phones.clear();
             user.deleted = true;
             user.mod_time = now;
@@ -191,23 +139,14 @@ pub async fn import_user(ctx: &Ctx, req: &Request) -> Result<Done, ApiError> {
 /// IMPORTAGENTPHONE.
 pub async fn import_agent_phone(ctx: &Ctx, req: &Request) -> Result<Done, ApiError> {
     let p = Params(req);
-    let action = action(&p, &["ADD", "DELETE"])?;
-    let agent = match p.integer("AGENTID")? {
-        Some(id) => AgentKey::Id(id),
-        None => AgentKey::Name {
-            first: required_any(&p, &FIRST)?.to_string(),
-            last: required_any(&p, &LAST)?.to_string(),
-        },
-    };
+    let action = p.action(&["ADD", "DELETE"])?;
+    let agent = p.agent()?;
     let phone = super::device_id(p.required("PHONEID")?)?;
     let store = ctx.engine.store();
     let user_id = if action == "ADD" {
-        store
-            .add_phone(&agent, phone, p.raw("DEVICEALIAS"))
-            .await
-            .map_err(refused)?
+        store.add_phone(&agent, phone, p.raw("DEVICEALIAS")).await?
     } else {
-        store.delete_phone(&agent, phone).await.map_err(refused)?
+        store.delete_phone(&agent, phone).await?
     };
     Ok(Done::ok(vec![
         Node::field("AGENTID", user_id.to_string()),
@@ -218,7 +157,7 @@ pub async fn import_agent_phone(ctx: &Ctx, req: &Request) -> Result<Done, ApiErr
 /// IMPORTSTATION.
 pub async fn import_station(ctx: &Ctx, req: &Request) -> Result<Done, ApiError> {
     let p = Params(req);
-    let action = action(&p, &["ADD", "DELETE"])?;
+    let action = p.action(&["ADD", "DELETE"])?;
     let name = p.required("STATIONNAME")?;
     let store = ctx.engine.store();
     let device = if action == "ADD" {

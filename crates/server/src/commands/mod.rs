@@ -5,15 +5,18 @@ mod calllist;
 mod calls;
 mod directory_status;
 mod export;
+mod groups;
 mod import;
 mod recording;
 mod status;
+
+pub use directory_status::default_terms;
 
 use std::path::PathBuf;
 
 use chrono_tz::Tz;
 use engine::{ApiError, Engine, MetaUpdate};
-use store::{Lookup, UserKey};
+use store::{AgentKey, Lookup, NameKey, UserKey};
 use wire::{Code, Limits, Node, Request, Response};
 
 use crate::capture_sources::CaptureSources;
@@ -30,6 +33,8 @@ pub struct Ctx {
     pub socket_partial_timeout: std::time::Duration,
     pub captures: CaptureSources,
     pub recordings_dir: PathBuf,
+    /// TERMINOLOGY's terms and values.
+    pub terms: Vec<(String, String)>,
 }
 
 impl Ctx {
@@ -53,6 +58,7 @@ impl Ctx {
             ),
             captures,
             recordings_dir: config.recordings_dir(),
+            terms: config.terms().unwrap_or_else(|_| default_terms()),
         }
     }
 
@@ -118,6 +124,12 @@ pub async fn execute(ctx: &Ctx, req: &Request, transport: Transport) -> Reply {
         "IMPORTUSER" | "IMPORTAGENT" => import::import_user(ctx, req).await,
         "IMPORTAGENTPHONE" => import::import_agent_phone(ctx, req).await,
         "IMPORTSTATION" => import::import_station(ctx, req).await,
+        "ADDGROUP" => groups::add_group(ctx, req).await,
+        "ADDGROUPMEMBER" => groups::add_group_member(ctx, req).await,
+        "ADDROLE" => groups::add_role(ctx, req).await,
+        "ADDROLEGROUP" => groups::add_role_group(ctx, req).await,
+        "ADDROLEUSER" => groups::add_role_user(ctx, req).await,
+        "MODIFYROLEPERMISSION" => groups::modify_role_permission(ctx, req).await,
         "EXPORT" => {
             if transport == Transport::Socket {
                 Err(ApiError::new(
@@ -201,14 +213,67 @@ impl<'a> Params<'a> {
             .transpose()
     }
 
+    /// ACTION, upper-cased; 26 when missing, 21 when not one of `allowed`.
+    pub fn action(&self, allowed: &[&str]) -> Result<String, ApiError> {
+        let a = self.required("ACTION")?.trim().to_ascii_uppercase();
+        if allowed.contains(&a.as_str()) {
+            Ok(a)
+        } else {
+            Err(ApiError::new(
+                Code::InvalidAction,
+                format!("ACTION must be one of {}", allowed.join(", ")),
+            ))
+        }
+    }
+
+    /// The first of `names` that is present (even blank), as given.
+    pub fn raw_any(&self, names: &[&str]) -> Option<&'a str> {
+        names.iter().find_map(|n| self.raw(n))
+    }
+
+    /// The first of `names` that is present and not blank; 26 naming the first otherwise.
+    pub fn any(&self, names: &[&str]) -> Result<&'a str, ApiError> {
+        match names.iter().find_map(|n| self.get(n)) {
+            Some(v) => Ok(v),
+            None => self.required(names[0]),
+        }
+    }
+
+    /// The agent a directory request names: AGENTID (a USER_ID), else FIRSTNAME + LASTNAME.
+    pub fn agent(&self) -> Result<AgentKey, ApiError> {
+        Ok(match self.integer("AGENTID")? {
+            Some(id) => AgentKey::Id(id),
+            None => AgentKey::Name {
+                first: self.any(&FIRST)?.to_string(),
+                last: self.any(&LAST)?.to_string(),
+            },
+        })
+    }
+
+    /// A group or role named by its id (`id_param`, which wins) or its name.
+    pub fn name_key(&self, id_param: &str, name_param: &str) -> Result<NameKey, ApiError> {
+        if let Some(id) = self.integer(id_param)? {
+            return Ok(NameKey::Id(id));
+        }
+        match self.get(name_param) {
+            Some(name) => Ok(NameKey::Name(name.to_string())),
+            None => Err(ApiError::new(
+                Code::BlankRequiredValue,
+                format!("{id_param} or {name_param} is required"),
+            )),
+        }
+    }
+
     /// CALLINSTANCE: absent means "the default" (blank instance or most recent call);
     /// present, even blank, names that instance.
     pub fn instance(&self) -> Option<&'a str> {
         self.raw("CALLINSTANCE")
     }
 
-    /// The CALLSTART/CALLUPDATE metadata fields this request carries.
-    pub fn meta(&self) -> Result<MetaUpdate, ApiError> {
+    /// The CALLSTART/CALLUPDATE metadata fields this request carries. An AGENTID brings
+    /// that user's name as AGENTNAME (empty when no user has that USER_ID: integrations may
+    /// send agent ids of their own).
+    pub async fn meta(&self, ctx: &Ctx) -> Result<MetaUpdate, ApiError> {
         let text = |n: &str| self.raw(n).map(str::to_string);
         let mut m = MetaUpdate {
             station_name: text("STATIONNAME"),
@@ -238,6 +303,13 @@ impl<'a> Params<'a> {
                 return Err(invalid("KEEPDAYS must not be negative"));
             }
             m.keep_days = Some(k);
+        }
+        if let Some(id) = &m.agent_id {
+            let name = match id.trim().parse::<i64>() {
+                Ok(user_id) => ctx.engine.store().user_name(user_id).await?,
+                Err(_) => None,
+            };
+            m.agent_name = Some(name.unwrap_or_default());
         }
         Ok(m)
     }
@@ -297,6 +369,10 @@ impl<'a> Params<'a> {
         ))
     }
 }
+
+/// The spellings of the first and last name parameters.
+pub const FIRST: [&str; 2] = ["FIRSTNAME", "FIRST_NAME"];
+pub const LAST: [&str; 2] = ["LASTNAME", "LAST_NAME"];
 
 /// Longest device id (PROTOCOL §3).
 pub const MAX_DEVICE_ID_CHARS: usize = 64;

@@ -9,7 +9,7 @@ use crate::render;
 pub async fn record_start(ctx: &Ctx, req: &Request) -> Result<Done, ApiError> {
     let p = Params(req);
     let device = p.device(ctx).await?;
-    let meta = p.meta()?;
+    let meta = p.meta(ctx).await?;
     let agent_initiated = p.flag("AGENTINITIATED")?.unwrap_or(false);
     let view = ctx
         .engine

@@ -301,6 +301,33 @@ pub fn sections(doc: &str, name: &str) -> Vec<String> {
     out
 }
 
+/// A query string from pairs, every value percent-encoded as UTF-8.
+pub fn query(pairs: &[(&str, &str)]) -> String {
+    let enc = |v: &str| {
+        v.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Runs a WebAPI request given as pairs and checks its result code.
+pub fn ok(s: &Server, pairs: &[(&str, &str)], want: u32) -> String {
+    let q = query(pairs);
+    let doc = s.api(&q);
+    assert_eq!(code(&doc), want, "{q} → {doc}");
+    doc
+}
+
 pub fn code(doc: &str) -> u32 {
     field(doc, "RESULTCODE").parse().unwrap()
 }
