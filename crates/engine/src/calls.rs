@@ -157,6 +157,13 @@ impl Engine {
     ) -> Result<CallView, ApiError> {
         let mut guard = self.inner.state.lock().await;
         let st = &mut *guard;
+        if let Some(row) = crate::sessions::session_by_record_id(st, record_id) {
+            meta.apply_recording(row);
+            let row = row.clone();
+            self.apply(guard, vec![Write::Recording(row.clone())], Vec::new())
+                .await?;
+            return Ok(crate::sessions::live_view(row, now_micros()));
+        }
         for dev in st.devices.values_mut() {
             for call in &mut dev.calls {
                 if let Some(rec) = call

@@ -9,6 +9,7 @@ mod calls;
 mod media;
 mod meta;
 mod recovery;
+mod sessions;
 mod state;
 mod status;
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use recorder::{Recorder, Recovered};
-use store::{RecordingState, Store, Write};
+use store::{RecordingKind, RecordingState, Store, Write};
 use tokio::sync::Mutex;
 
 use crate::state::State;
@@ -29,6 +29,12 @@ impl Engine {
         let mut state = State::new(config.channels, max_call, max_record);
         for device in store.device_ids().await? {
             state.devices.insert(device, Default::default());
+        }
+        // Chat and screen sessions outlive a restart: they stay active until CHATSTOP.
+        for rec in store.open_recordings().await? {
+            if rec.kind == RecordingKind::Screen {
+                state.sessions.insert(rec.call_instance.clone(), rec);
+            }
         }
         let writes = close_left_open(&store, &recorder, recovered).await?;
         if !writes.is_empty() {
@@ -82,6 +88,10 @@ async fn close_left_open(
     let mut writes = Vec::new();
     let mut call_ends: HashMap<i64, i64> = HashMap::new();
     for mut rec in store.open_recordings().await? {
+        if rec.kind == RecordingKind::Screen {
+            // An active chat or screen session: no media, nothing to recover.
+            continue;
+        }
         let duration_ms = match by_id.remove(&rec.record_id) {
             Some(r) => r.duration_ms,
             None => {

@@ -165,6 +165,8 @@ pub(crate) struct State {
     pub dialogs: HashMap<String, String>,
     /// Set by shutdown: no call or recording starts any more.
     pub stopping: bool,
+    /// Active chat and screen sessions by SESSIONID: their open SCREEN recordings.
+    pub sessions: BTreeMap<String, RecordingRow>,
 }
 
 impl State {
@@ -176,6 +178,7 @@ impl State {
             next_record_id: max_record_id + 1,
             dialogs: HashMap::new(),
             stopping: false,
+            sessions: BTreeMap::new(),
         }
     }
 

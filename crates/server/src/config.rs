@@ -69,6 +69,7 @@ pub struct Config {
     pub database: Database,
     pub api: Api,
     pub devices: Devices,
+    pub chat: Chat,
     /// TERMINOLOGY values that replace the defaults, by term (`AGENT = "Associate"`).
     pub terminology: BTreeMap<String, String>,
 }
@@ -124,6 +125,16 @@ pub struct Devices {
     pub auto_create: bool,
 }
 
+/// Chat and screen sessions (CHATSTART): what a session gets when the request does not say.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Chat {
+    /// KEEPDAYS of a new session; unset = empty.
+    pub keep_days: Option<u32>,
+    /// ARCHIVEACTION of a new session.
+    pub archive_action: String,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -134,6 +145,7 @@ impl Default for Config {
             database: Database::default(),
             api: Api::default(),
             devices: Devices::default(),
+            chat: Chat::default(),
             terminology: BTreeMap::new(),
         }
     }

@@ -3,6 +3,7 @@
 
 mod calllist;
 mod calls;
+mod chat;
 mod directory_status;
 mod export;
 mod groups;
@@ -35,6 +36,9 @@ pub struct Ctx {
     pub recordings_dir: PathBuf,
     /// TERMINOLOGY's terms and values.
     pub terms: Vec<(String, String)>,
+    /// KEEPDAYS and ARCHIVEACTION of a chat session whose CHATSTART gives none.
+    pub chat_keep_days: Option<i64>,
+    pub chat_archive_action: String,
 }
 
 impl Ctx {
@@ -59,6 +63,8 @@ impl Ctx {
             captures,
             recordings_dir: config.recordings_dir(),
             terms: config.terms().unwrap_or_else(|_| default_terms()),
+            chat_keep_days: config.chat.keep_days.map(i64::from),
+            chat_archive_action: config.chat.archive_action.clone(),
         }
     }
 
@@ -113,6 +119,9 @@ pub async fn execute(ctx: &Ctx, req: &Request, transport: Transport) -> Reply {
         "CALLUPDATE" => calls::call_update(ctx, req).await,
         "RECORDSTART" => recording::record_start(ctx, req).await,
         "RECORDSTOP" => recording::record_stop(ctx, req).await,
+        "CHATSTART" => chat::chat_start(ctx, req).await,
+        "CHATSTOP" => chat::chat_stop(ctx, req).await,
+        "CHATUPDATE" => chat::chat_update(ctx, req).await,
         "DEVICELIST" => status::device_list(ctx).await,
         "DEVICESTATUS" => status::device_status(ctx, req).await,
         "DEVICERECORDINGSTATUS" => status::device_recording_status(ctx, req).await,
