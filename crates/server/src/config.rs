@@ -395,6 +395,26 @@ mod tests {
     }
 
     #[test]
+    fn chat_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        let load = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            Config::load(ServeArgs {
+                config: Some(file.clone()),
+                ..ServeArgs::default()
+            })
+        };
+        let config = load("").unwrap();
+        assert_eq!(config.chat.keep_days, None);
+        assert_eq!(config.chat.archive_action, "");
+        let config = load("[chat]\nkeep_days = 30\narchive_action = \"ARCHIVE\"\n").unwrap();
+        assert_eq!(config.chat.keep_days, Some(30));
+        assert_eq!(config.chat.archive_action, "ARCHIVE");
+        assert!(load("[chat]\nkeep_days = -1\n").is_err());
+    }
+
+    #[test]
     fn database_option_overrides_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
