@@ -211,3 +211,21 @@ pub fn snr_db(reference: &[i16], decoded: &[i16]) -> f64 {
     }
     10.0 * (signal / noise.max(1e-9)).log10()
 }
+
+/// Decodes any audio file sox reads to 16-bit PCM at 8 kHz with `channels` channels.
+pub fn sox_decode(path: &Path, channels: u16) -> Vec<i16> {
+    let out = Command::new("sox")
+        .arg(path)
+        .args(["-t", "raw", "-e", "signed", "-b", "16", "-r", "8000", "-c"])
+        .arg(channels.to_string())
+        .arg("-")
+        .output()
+        .expect("sox runs (scripts/test.sh installs it)");
+    assert!(
+        out.status.success(),
+        "sox failed on {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    from_bytes(&out.stdout)
+}
