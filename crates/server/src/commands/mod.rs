@@ -83,10 +83,11 @@ pub enum Transport {
     Socket,
 }
 
-/// A media file to send instead of a `<RESULT>` (a successful EXPORT).
+/// A recording to send instead of a `<RESULT>` (a successful EXPORT): the stored WAV at
+/// `path`, encoded as `format` on the way out.
 pub struct Media {
     pub path: PathBuf,
-    pub content_type: &'static str,
+    pub format: ::export::Format,
     pub file_name: String,
 }
 
