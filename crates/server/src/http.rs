@@ -191,14 +191,14 @@ async fn open_media(media: &Media) -> Result<tokio::fs::File, String> {
     if media.format == ::export::Format::Wav {
         return tokio::fs::File::open(&media.path).await.map_err(missing);
     }
-    let input = std::fs::File::open(&media.path).map_err(missing)?;
-    let dir = media
-        .path
+    let path = media.path.clone();
+    let dir = path
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
     let format = media.format;
     let encoded = tokio::task::spawn_blocking(move || -> Result<std::fs::File, String> {
+        let input = std::fs::File::open(&path).map_err(missing)?;
         let fail = |e: &dyn std::fmt::Display| format!("{format} export failed: {e}");
         let mut out = tempfile::tempfile_in(&dir).map_err(|e| fail(&e))?;
         let mut writer = std::io::BufWriter::new(&mut out);
