@@ -175,18 +175,19 @@ impl Encoder {
         let mut frame = Frame::default();
         let mut so = [0i16; FRAME_SAMPLES];
         self.preprocess(samples, &mut so);
-        let mut lar = lpc_analysis(&mut so);
+        let lar = lpc_analysis(&mut so);
         for (c, l) in frame.larc.iter_mut().zip(lar.iter()) {
             *c = *l as u8;
         }
-        self.short_term_analysis(&mut lar, &mut so);
+        self.short_term_analysis(&lar, &mut so);
 
         // e[0..5] and e[45..50] stay zero: the weighting filter reads 5 samples either side.
         let mut e = [0i16; 50];
         for k in 0..4 {
-            let d: &[i16; 40] = so[k * 40..k * 40 + 40].try_into().unwrap_or(&[0; 40]);
+            let mut d = [0i16; 40];
+            d.copy_from_slice(&so[k * 40..k * 40 + 40]);
             let base = 120 + k * 40;
-            let (nc, bc) = ltp_parameters(d, &self.dp0[base - 120..base]);
+            let (nc, bc) = ltp_parameters(&d, &self.dp0[base - 120..base]);
             // Long-term analysis filtering (4.2.12): dpp and e.
             let mut dpp = [0i16; 40];
             for i in 0..40 {
@@ -232,7 +233,7 @@ impl Encoder {
 
     /// 4.2.8 to 4.2.10: decoding the LARs, interpolating them, and filtering `s` in place
     /// into the short-term residual `d`.
-    fn short_term_analysis(&mut self, larc: &mut [i16; 8], s: &mut [i16; FRAME_SAMPLES]) {
+    fn short_term_analysis(&mut self, larc: &[i16; 8], s: &mut [i16; FRAME_SAMPLES]) {
         let cur = self.j;
         self.j ^= 1;
         let prev = self.j;
