@@ -70,6 +70,7 @@ pub struct Config {
     pub api: Api,
     pub devices: Devices,
     pub chat: Chat,
+    pub export: ExportSettings,
     /// TERMINOLOGY values that replace the defaults, by term (`AGENT = "Associate"`).
     pub terminology: BTreeMap<String, String>,
 }
@@ -135,6 +136,22 @@ pub struct Chat {
     pub archive_action: String,
 }
 
+/// How EXPORT encodes recordings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExportSettings {
+    /// MP3 and WebM: both channels mixed to one, or kept apart (left = the device's side).
+    pub channels: ExportChannels,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportChannels {
+    #[default]
+    Mono,
+    Stereo,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -146,6 +163,7 @@ impl Default for Config {
             api: Api::default(),
             devices: Devices::default(),
             chat: Chat::default(),
+            export: ExportSettings::default(),
             terminology: BTreeMap::new(),
         }
     }
@@ -412,6 +430,23 @@ mod tests {
         assert_eq!(config.chat.keep_days, Some(30));
         assert_eq!(config.chat.archive_action, "ARCHIVE");
         assert!(load("[chat]\nkeep_days = -1\n").is_err());
+    }
+
+    #[test]
+    fn export_channels() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        let load = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            Config::load(ServeArgs {
+                config: Some(file.clone()),
+                ..ServeArgs::default()
+            })
+        };
+        assert_eq!(load("").unwrap().export.channels, ExportChannels::Mono);
+        let config = load("[export]\nchannels = \"stereo\"\n").unwrap();
+        assert_eq!(config.export.channels, ExportChannels::Stereo);
+        assert!(load("[export]\nchannels = \"quad\"\n").is_err());
     }
 
     #[test]

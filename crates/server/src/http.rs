@@ -196,19 +196,14 @@ async fn open_media(media: &Media) -> Result<tokio::fs::File, String> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
-    let format = media.format;
+    let (format, options) = (media.format, media.options);
     let encoded = tokio::task::spawn_blocking(move || -> Result<std::fs::File, String> {
         let input = std::fs::File::open(&path).map_err(missing)?;
         let fail = |e: &dyn std::fmt::Display| format!("{format} export failed: {e}");
         let mut out = tempfile::tempfile_in(&dir).map_err(|e| fail(&e))?;
         let mut writer = std::io::BufWriter::new(&mut out);
-        ::export::encode(
-            format,
-            ::export::Options::default(),
-            std::io::BufReader::new(input),
-            &mut writer,
-        )
-        .map_err(|e| fail(&e))?;
+        ::export::encode(format, options, std::io::BufReader::new(input), &mut writer)
+            .map_err(|e| fail(&e))?;
         writer.flush().map_err(|e| fail(&e))?;
         drop(writer);
         out.seek(SeekFrom::Start(0)).map_err(|e| fail(&e))?;

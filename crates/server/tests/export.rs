@@ -162,3 +162,62 @@ fn recordings_dir(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// Channel count and decoded samples (interleaved) of an exported file, by ffprobe/ffmpeg.
+fn probe_channels(path: &Path) -> usize {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "a:0",
+            "-show_entries",
+            "stream=channels",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs (scripts/setup.sh installs ffmpeg)");
+    assert!(out.status.success(), "ffprobe failed on {}", path.display());
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+#[test]
+fn stereo_export_keeps_both_sides_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ServerBuilder::new(&dir.path().join("data"))
+        .config("[export]\nchannels = \"stereo\"\n")
+        .capture("sip-call-rtp-g711.pcap", "max")
+        .start();
+    common::wait_for(Duration::from_secs(30), || {
+        let doc = s.api("type=systemstatus&requestid=1");
+        let source = sections(&doc, "SOURCE").into_iter().next()?;
+        (field(&source, "STATE") == "FINISHED").then_some(())
+    });
+    let list = s.api("type=calllist&requestid=2");
+    let record_id = field(&sections(&list, "CALL")[0], "RECORDID");
+    let wav = rtp::read_wav(&export(&s, &record_id, "wav", "audio/wav", "wav"));
+    let [left, right] = &wav.channels;
+    for (token, content_type, ext, min_snr) in [
+        ("MP3", "audio/mpeg", "mp3", 15.0),
+        ("WEBM", "audio/webm", "webm", 12.0),
+    ] {
+        let body = export(&s, &record_id, token, content_type, ext);
+        let path = dir.path().join(format!("stereo.{ext}"));
+        std::fs::write(&path, &body).unwrap();
+        assert_eq!(probe_channels(&path), 2, "{token}");
+        let decoded = decode("ffmpeg", &path, 2);
+        let (l, r): (Vec<i16>, Vec<i16>) = decoded.chunks_exact(2).map(|f| (f[0], f[1])).unzip();
+        for (side, reference, got) in [("left", left, &l), ("right", right, &r)] {
+            let snr = snr_db(reference, got);
+            println!("{token} {side}: SNR {snr:.1} dB");
+            assert!(snr >= min_snr, "{token} {side}: SNR {snr:.1} dB");
+        }
+    }
+    // GSM stays mono whatever the setting.
+    let body = export(&s, &record_id, "GSMWAV", "audio/wav", "wav");
+    let path = dir.path().join("stereo-gsm.wav");
+    std::fs::write(&path, &body).unwrap();
+    assert_eq!(probe_channels(&path), 1);
+}

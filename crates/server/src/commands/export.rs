@@ -84,6 +84,7 @@ fn media(ctx: &Ctx, rec: RecordingRow, format: ::export::Format) -> Result<Media
     Ok(Media {
         path: ctx.recordings_dir.join(&rec.media_path),
         format,
+        options: ctx.export_options,
         file_name: format!("{}.{}", rec.record_id, format.extension()),
     })
 }

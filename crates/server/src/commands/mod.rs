@@ -39,6 +39,8 @@ pub struct Ctx {
     /// KEEPDAYS and ARCHIVEACTION of a chat session whose CHATSTART gives none.
     pub chat_keep_days: Option<i64>,
     pub chat_archive_action: String,
+    /// How EXPORT encodes (MP3 and WebM: mono or stereo).
+    pub export_options: ::export::Options,
 }
 
 impl Ctx {
@@ -65,6 +67,9 @@ impl Ctx {
             terms: config.terms().unwrap_or_else(|_| default_terms()),
             chat_keep_days: config.chat.keep_days.map(i64::from),
             chat_archive_action: config.chat.archive_action.clone(),
+            export_options: ::export::Options {
+                stereo: config.export.channels == crate::config::ExportChannels::Stereo,
+            },
         }
     }
 
@@ -88,6 +93,7 @@ pub enum Transport {
 pub struct Media {
     pub path: PathBuf,
     pub format: ::export::Format,
+    pub options: ::export::Options,
     pub file_name: String,
 }
 
