@@ -2,7 +2,8 @@
 # Installs what building and testing callvault needs beyond a Rust toolchain, when the
 # machine lacks it (Debian/Ubuntu): cmake, with which the Opus encoder builds libopus from
 # its bundled sources, and the independent reference tools the audio tests compare against
-# (sox decodes G.711 and encodes GSM; ffmpeg decodes the MP3 and WebM exports).
+# (sox decodes G.711 and encodes GSM; ffmpeg decodes the MP3 and WebM exports), and the
+# Python modules the delivery tests use.
 set -euo pipefail
 
 missing=()
@@ -14,4 +15,16 @@ if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Python modules the delivery tests use: pyzipper opens the AES-encrypted ZIP exports,
+# aiosmtpd is the SMTP server EMAILEXPORT sends to.
+py_missing=()
+for module in pyzipper aiosmtpd; do
+    python3 -c "import $module" >/dev/null 2>&1 || py_missing+=("$module")
+done
+if [ ${#py_missing[@]} -gt 0 ]; then
+    echo "installing python modules ${py_missing[*]}"
+    python3 -m pip install --quiet "${py_missing[@]}" 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages "${py_missing[@]}"
 fi

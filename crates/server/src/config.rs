@@ -137,11 +137,22 @@ pub struct Chat {
 }
 
 /// How EXPORT encodes recordings.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExportSettings {
     /// MP3 and WebM: both channels mixed to one, or kept apart (left = the device's side).
     pub channels: ExportChannels,
+    /// Most recordings one MULTIEXPORT may name (more → code 26).
+    pub multiexport_max: usize,
+}
+
+impl Default for ExportSettings {
+    fn default() -> Self {
+        ExportSettings {
+            channels: ExportChannels::Mono,
+            multiexport_max: 100,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -248,6 +259,9 @@ impl Config {
     fn validate(&self) -> anyhow::Result<()> {
         if self.recorder.channels == 0 {
             bail!("recorder.channels must be at least 1");
+        }
+        if self.export.multiexport_max == 0 {
+            bail!("export.multiexport_max must be at least 1");
         }
         if self.api.calllist_max == 0 || self.api.calllist_default == 0 {
             bail!("api.calllist_max and api.calllist_default must be at least 1");

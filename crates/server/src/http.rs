@@ -1,6 +1,5 @@
 //! The WebAPI: `/webAPI.aspx` over HTTP, in all four request forms (PROTOCOL §1.1).
 
-use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -14,6 +13,7 @@ use tokio::sync::watch;
 use wire::{Code, WireError};
 
 use crate::commands::{Ctx, Media, Reply, Transport, execute};
+use crate::packaging;
 
 pub async fn serve(listener: TcpListener, ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
     let shutdown = async move {
@@ -144,12 +144,15 @@ async fn handle(
     match reply {
         Reply::Result(doc) => xml(StatusCode::OK, doc),
         Reply::Media(media) => send_file(&req, media).await,
+        Reply::Archive(job, file_name) => send_archive(job, file_name),
     }
 }
 
-/// Sends a recording in its export format, streamed, so memory does not grow with its size.
+/// Sends a recording in its export format, streamed, so memory does not grow with its size;
+/// in an AES-256 encrypted ZIP when the request gave a password.
 async fn send_file(req: &wire::Request, media: Media) -> Response {
-    let file = match open_media(&media).await {
+    let zipped = media.password.is_some();
+    let file = match open_media(media.clone()).await {
         Ok(f) => f,
         Err(why) => {
             tracing::error!(path = %media.path.display(), format = %media.format, error = %why, "recording cannot be exported");
@@ -161,15 +164,28 @@ async fn send_file(req: &wire::Request, media: Media) -> Response {
         }
     };
     let len = file.metadata().await.map(|m| m.len()).ok();
-    let mut response = Response::new(Body::from_stream(tokio_util::io::ReaderStream::new(file)));
+    let (content_type, file_name) = if zipped {
+        ("application/zip", format!("{}.zip", media.record_id))
+    } else {
+        (media.format.content_type(), media.file_name())
+    };
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    attachment(body, content_type, &file_name, len)
+}
+
+fn attachment(
+    body: Body,
+    content_type: &'static str,
+    file_name: &str,
+    len: Option<u64>,
+) -> Response {
+    let mut response = Response::new(body);
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        header::HeaderValue::from_static(media.format.content_type()),
+        header::HeaderValue::from_static(content_type),
     );
-    if let Ok(v) =
-        header::HeaderValue::from_str(&format!("attachment; filename=\"{}\"", media.file_name))
-    {
+    if let Ok(v) = header::HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     if let Some(len) = len {
@@ -178,38 +194,44 @@ async fn send_file(req: &wire::Request, media: Media) -> Response {
     response
 }
 
-/// The file to stream: the stored WAV itself, or for another format, the recording encoded
-/// on a blocking thread (never on the async runtime) into an anonymous temporary file
-/// beside the recordings, which disappears once sent. A file rather than a pipe, because
-/// MP3's LAME tag is written last, at the start of the file, and so the response carries
-/// a Content-Length.
-async fn open_media(media: &Media) -> Result<tokio::fs::File, String> {
-    let missing = |e: std::io::Error| {
-        tracing::debug!(error = %e, "recording file cannot be opened");
-        "the recording's media file is missing".to_string()
-    };
-    if media.format == ::export::Format::Wav {
-        return tokio::fs::File::open(&media.path).await.map_err(missing);
-    }
-    let path = media.path.clone();
-    let dir = path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    let (format, options) = (media.format, media.options);
-    let encoded = tokio::task::spawn_blocking(move || -> Result<std::fs::File, String> {
-        let input = std::fs::File::open(&path).map_err(missing)?;
-        let fail = |e: &dyn std::fmt::Display| format!("{format} export failed: {e}");
-        let mut out = tempfile::tempfile_in(&dir).map_err(|e| fail(&e))?;
-        let mut writer = std::io::BufWriter::new(&mut out);
-        ::export::encode(format, options, std::io::BufReader::new(input), &mut writer)
-            .map_err(|e| fail(&e))?;
-        writer.flush().map_err(|e| fail(&e))?;
-        drop(writer);
-        out.seek(SeekFrom::Start(0)).map_err(|e| fail(&e))?;
-        Ok(out)
+/// The file to stream, built on a blocking thread: the stored WAV or the recording encoded
+/// into a temporary file beside the recordings (see [`packaging::encoded`]), zipped when
+/// encrypted. Either way the response carries a Content-Length.
+async fn open_media(media: Media) -> Result<tokio::fs::File, String> {
+    let format = media.format;
+    let file = tokio::task::spawn_blocking(move || -> Result<std::fs::File, String> {
+        let dir = media
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let file = packaging::encoded(&media.path, media.format, media.options, &dir)?;
+        match &media.password {
+            Some(password) => {
+                packaging::zipped(file, &media.file_name(), media.format, password, &dir)
+            }
+            None => Ok(file),
+        }
     })
     .await
     .map_err(|e| format!("{format} export failed: {e}"))??;
-    Ok(tokio::fs::File::from_std(encoded))
+    Ok(tokio::fs::File::from_std(file))
+}
+
+/// MULTIEXPORT's ZIP, streamed while it is written: a blocking thread writes the archive
+/// through a bounded channel (a few 64 KiB chunks) that feeds the response body, so memory
+/// does not grow with the number or size of the recordings, and a slow client slows the
+/// writer down. A failure half-way cuts the connection (the client sees an incomplete
+/// response, not a short file that looks complete).
+fn send_archive(job: packaging::Multi, file_name: String) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
+    let writer = packaging::ChannelWriter::new(tx.clone());
+    tokio::task::spawn_blocking(move || {
+        if let Err(why) = packaging::write_multi(job, writer) {
+            tracing::warn!(error = %why, "MULTIEXPORT stopped");
+            let _ = tx.blocking_send(Err(std::io::Error::other(why)));
+        }
+    });
+    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    attachment(body, "application/zip", &file_name, None)
 }

@@ -5,6 +5,7 @@ mod capture_sources;
 mod commands;
 mod config;
 mod http;
+mod packaging;
 mod render;
 mod socket;
 

@@ -38,8 +38,8 @@ async fn answer(ctx: &Ctx, frame: Frame) -> String {
     match frame {
         Frame::Request(req) => match execute(ctx, &req, Transport::Socket).await {
             Reply::Result(doc) => doc.encode(),
-            // EXPORT is refused on this transport before it produces media.
-            Reply::Media(_) => String::new(),
+            // EXPORT and MULTIEXPORT are refused on this transport before they produce media.
+            Reply::Media(_) | Reply::Archive(..) => String::new(),
         },
         Frame::Error(e) => wire::Response::from_error(e).encode(),
     }

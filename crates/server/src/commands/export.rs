@@ -37,13 +37,7 @@ pub async fn export(ctx: &Ctx, req: &Request) -> Result<Media, ApiError> {
     let format: ::export::Format = format.parse().map_err(|e: ::export::UnknownFormat| {
         ApiError::new(Code::MediaFormatInvalid, e.to_string())
     })?;
-    if p.flag("ENCRYPT")?.unwrap_or(false) {
-        p.required("PASSWORD")?;
-        return Err(ApiError::new(
-            Code::MediaFormatInvalid,
-            "encrypted export is not available yet",
-        ));
-    }
+    let password = password(&p)?;
     let store = ctx.engine.store();
     let found = match field {
         None => {
@@ -64,10 +58,25 @@ pub async fn export(ctx: &Ctx, req: &Request) -> Result<Media, ApiError> {
             ),
         )
     })?;
-    media(ctx, rec, format)
+    media(ctx, rec, format, password)
 }
 
-fn media(ctx: &Ctx, rec: RecordingRow, format: ::export::Format) -> Result<Media, ApiError> {
+/// PASSWORD when ENCRYPT is Y (missing or blank → 26); None otherwise (a PASSWORD without
+/// ENCRYPT=Y is ignored).
+pub fn password(p: &Params) -> Result<Option<String>, ApiError> {
+    if p.flag("ENCRYPT")?.unwrap_or(false) {
+        Ok(Some(p.required("PASSWORD")?.to_string()))
+    } else {
+        Ok(None)
+    }
+}
+
+pub fn media(
+    ctx: &Ctx,
+    rec: RecordingRow,
+    format: ::export::Format,
+    password: Option<String>,
+) -> Result<Media, ApiError> {
     let not_found = |why: String| ApiError::new(Code::RecordingNotFound, why);
     if rec.state == RecordingState::Open {
         return Err(not_found(format!(
@@ -82,9 +91,10 @@ fn media(ctx: &Ctx, rec: RecordingRow, format: ::export::Format) -> Result<Media
         )));
     }
     Ok(Media {
+        record_id: rec.record_id,
         path: ctx.recordings_dir.join(&rec.media_path),
         format,
         options: ctx.export_options,
-        file_name: format!("{}.{}", rec.record_id, format.extension()),
+        password,
     })
 }

@@ -8,6 +8,7 @@ mod directory_status;
 mod export;
 mod groups;
 mod import;
+mod multiexport;
 mod recording;
 mod status;
 
@@ -41,6 +42,8 @@ pub struct Ctx {
     pub chat_archive_action: String,
     /// How EXPORT encodes (MP3 and WebM: mono or stereo).
     pub export_options: ::export::Options,
+    /// Most recordings one MULTIEXPORT may name.
+    pub multiexport_max: usize,
 }
 
 impl Ctx {
@@ -70,6 +73,7 @@ impl Ctx {
             export_options: ::export::Options {
                 stereo: config.export.channels == crate::config::ExportChannels::Stereo,
             },
+            multiexport_max: config.export.multiexport_max,
         }
     }
 
@@ -89,17 +93,28 @@ pub enum Transport {
 }
 
 /// A recording to send instead of a `<RESULT>` (a successful EXPORT): the stored WAV at
-/// `path`, encoded as `format` on the way out.
+/// `path`, encoded as `format` on the way out, zipped with AES-256 when there is a password.
+#[derive(Clone)]
 pub struct Media {
+    pub record_id: i64,
     pub path: PathBuf,
     pub format: ::export::Format,
     pub options: ::export::Options,
-    pub file_name: String,
+    pub password: Option<String>,
+}
+
+impl Media {
+    /// `<RECORDID>.<ext>`.
+    pub fn file_name(&self) -> String {
+        format!("{}.{}", self.record_id, self.format.extension())
+    }
 }
 
 pub enum Reply {
     Result(Response),
     Media(Media),
+    /// MULTIEXPORT's ZIP, and its file name.
+    Archive(crate::packaging::Multi, String),
 }
 
 /// What a handler produces on success: the code and the data nodes.
@@ -155,6 +170,19 @@ pub async fn execute(ctx: &Ctx, req: &Request, transport: Transport) -> Reply {
             } else {
                 match export::export(ctx, req).await {
                     Ok(media) => return Reply::Media(media),
+                    Err(e) => Err(e),
+                }
+            }
+        }
+        "MULTIEXPORT" => {
+            if transport == Transport::Socket {
+                Err(ApiError::new(
+                    Code::InvalidRequestType,
+                    "MULTIEXPORT is served only by the WebAPI",
+                ))
+            } else {
+                match multiexport::multi_export(ctx, req).await {
+                    Ok((job, name)) => return Reply::Archive(job, name),
                     Err(e) => Err(e),
                 }
             }

@@ -1,0 +1,244 @@
+//! Encrypted EXPORT and MULTIEXPORT, end to end: the archives are opened by independent
+//! readers (Python's zipfile, and pyzipper for WinZip AES; scripts/setup.sh installs it).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Server, ServerBuilder, code, field, sections, testdata};
+
+fn replay(dir: &Path) -> Server {
+    let s = ServerBuilder::new(&dir.join("data"))
+        .capture("sip-call-rtp-g711.pcap", "max")
+        .start();
+    common::wait_for(Duration::from_secs(30), || {
+        let doc = s.api("type=systemstatus&requestid=1");
+        let source = sections(&doc, "SOURCE").into_iter().next()?;
+        (field(&source, "STATE") == "FINISHED").then_some(())
+    });
+    s
+}
+
+fn first_record_id(s: &Server) -> String {
+    let list = s.api("type=calllist&requestid=2");
+    field(&sections(&list, "CALL")[0], "RECORDID")
+}
+
+/// Extracts `archive` into `out` with unzip.py; Ok(entry names) or Err(exit code, stderr).
+fn unzip(archive: &Path, out: &Path, password: Option<&str>) -> Result<Vec<String>, (i32, String)> {
+    let mut cmd = Command::new("python3");
+    cmd.arg(testdata("delivery/unzip.py")).arg(archive).arg(out);
+    if let Some(p) = password {
+        cmd.arg(p);
+    }
+    let o = cmd.output().expect("python3 runs");
+    if o.status.success() {
+        Ok(String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect())
+    } else {
+        Err((
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        ))
+    }
+}
+
+fn plain_export(s: &Server, record_id: &str, format: &str) -> Vec<u8> {
+    let r = s.get(&format!(
+        "/webAPI.aspx?type=export&requestid=7&uniquefield=recordid&uniqueid={record_id}&media_format={format}"
+    ));
+    assert_eq!(r.status, 200);
+    assert_ne!(
+        r.header("content-type"),
+        Some("text/xml; charset=utf-8"),
+        "{}",
+        r.text()
+    );
+    r.body
+}
+
+#[test]
+fn encrypted_export_opens_only_with_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = replay(dir.path());
+    let id = first_record_id(&s);
+    for format in ["wav", "mp3"] {
+        let plain = plain_export(&s, &id, format);
+        let r = s.get(&format!(
+            "/webAPI.aspx?type=export&requestid=8&uniquefield=recordid&uniqueid={id}&media_format={format}&encrypt=Y&password=s%C3%A9cret%20pw"
+        ));
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.header("content-type"),
+            Some("application/zip"),
+            "{:?}",
+            String::from_utf8_lossy(&r.body[..r.body.len().min(300)])
+        );
+        assert_eq!(
+            r.header("content-disposition"),
+            Some(format!("attachment; filename=\"{id}.zip\"").as_str())
+        );
+        let archive = dir.path().join(format!("{id}-{format}.zip"));
+        std::fs::write(&archive, &r.body).unwrap();
+        let out = dir.path().join(format!("out-{format}"));
+        let names = unzip(&archive, &out, Some("sécret pw")).unwrap();
+        assert_eq!(names, [format!("{id}.{format}")]);
+        let inside = std::fs::read(out.join(format!("{id}.{format}"))).unwrap();
+        assert!(
+            inside == plain,
+            "{format}: the archive holds the plain export"
+        );
+        let wrong = unzip(&archive, &dir.path().join("wrong"), Some("secret pw"));
+        assert_eq!(
+            wrong.map_err(|(c, _)| c),
+            Err(3),
+            "{format}: a wrong password fails"
+        );
+    }
+    // ENCRYPT=Y needs a PASSWORD.
+    for extra in [
+        "&encrypt=Y",
+        "&encrypt=Y&password=",
+        "&encrypt=Y&password=%20",
+    ] {
+        let doc = s.api(&format!(
+            "type=export&requestid=9&uniquefield=recordid&uniqueid={id}&media_format=wav{extra}"
+        ));
+        assert_eq!(code(&doc), 26, "{extra}: {doc}");
+    }
+}
+
+#[test]
+fn multiexport_zips_every_recording_with_a_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = replay(dir.path());
+    let id = first_record_id(&s);
+    // A recording still being made.
+    let live = s.api("type=callstart&requestid=3&deviceid=4242");
+    let live_id = field(&sections(&live, "CALL")[0], "RECORDID");
+    assert!(!live_id.is_empty(), "{live}");
+    let plain = plain_export(&s, &id, "mp3");
+
+    let idents = format!("{id}, 999999 ,{live_id},{id}");
+    for password in [None, Some("pw 1")] {
+        let mut q = format!(
+            "/webAPI.aspx?type=multiexport&requestid=4&ident={}&media_format=MP3",
+            idents.replace(' ', "%20")
+        );
+        if let Some(p) = password {
+            q.push_str(&format!("&encrypt=Y&password={}", p.replace(' ', "%20")));
+        }
+        let r = s.get(&q);
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.header("content-type"),
+            Some("application/zip"),
+            "{:?}",
+            String::from_utf8_lossy(&r.body[..r.body.len().min(300)])
+        );
+        assert_eq!(
+            r.header("content-disposition"),
+            Some("attachment; filename=\"recordings.zip\"")
+        );
+        // Streamed: no length known in advance.
+        assert_eq!(r.header("transfer-encoding"), Some("chunked"));
+        let tag = if password.is_some() { "enc" } else { "plain" };
+        let archive = dir.path().join(format!("multi-{tag}.zip"));
+        std::fs::write(&archive, &r.body).unwrap();
+        let out = dir.path().join(format!("multi-{tag}"));
+        let names = unzip(&archive, &out, password).unwrap();
+        assert_eq!(names, [format!("{id}.mp3"), "manifest.csv".to_string()]);
+        assert!(std::fs::read(out.join(format!("{id}.mp3"))).unwrap() == plain);
+        let manifest = std::fs::read_to_string(out.join("manifest.csv")).unwrap();
+        assert_eq!(
+            manifest,
+            format!(
+                "IDENT,FILE,OUTCOME,DETAIL\r\n{id},{id}.mp3,exported,\r\n999999,,not found,\r\n{live_id},,still recording,\r\n"
+            )
+        );
+        if let Some(p) = password {
+            assert!(unzip(&archive, &dir.path().join("wrong"), Some(&format!("{p}x"))).is_err());
+            assert!(unzip(&archive, &dir.path().join("none"), None).is_err());
+        }
+    }
+
+    // Errors come before anything is sent, as a RESULT.
+    for (ident, want) in [
+        (format!("{id},abc"), 17),
+        ("1.5".to_string(), 17),
+        ("%20,%20,".to_string(), 26),
+        (String::new(), 26),
+    ] {
+        let doc = s.api(&format!(
+            "type=multiexport&requestid=5&ident={ident}&media_format=wav"
+        ));
+        assert_eq!(code(&doc), want, "{ident:?}: {doc}");
+    }
+    let doc = s.api(&format!(
+        "type=multiexport&requestid=5&ident={id}&media_format=ogg"
+    ));
+    assert_eq!(code(&doc), 34, "{doc}");
+    let doc = s.api(&format!(
+        "type=multiexport&requestid=5&ident={id}&media_format=wav&encrypt=Y"
+    ));
+    assert_eq!(code(&doc), 26, "{doc}");
+}
+
+#[test]
+fn multiexport_list_is_capped_and_refused_on_the_socket_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ServerBuilder::new(&dir.path().join("data"))
+        .config("[export]\nmultiexport_max = 2\n")
+        .start();
+    let doc = s.api("type=multiexport&requestid=1&ident=1,2,3&media_format=wav");
+    assert_eq!(code(&doc), 26, "{doc}");
+    // Two unknown recordings: an archive with only the manifest.
+    let r = s.get("/webAPI.aspx?type=multiexport&requestid=2&ident=1,2,2&media_format=wav");
+    assert_eq!(r.header("content-type"), Some("application/zip"));
+    let mut c = s.connect_socket();
+    c.write_all(b"<REQUEST><TYPE>MULTIEXPORT</TYPE><REQUESTID>3</REQUESTID><IDENT>1</IDENT><MEDIA_FORMAT>WAV</MEDIA_FORMAT></REQUEST>\r\n").unwrap();
+    let doc = common::read_result(&mut c);
+    assert_eq!(code(&doc), 15, "{doc}");
+}
+
+#[test]
+fn the_server_answers_while_a_multiexport_is_being_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = replay(dir.path());
+    let id = first_record_id(&s);
+    // A client that reads the start of a WAV archive and then stops reading: the archive
+    // (well over the stream's buffers) waits for it, and nothing else does.
+    let mut slow = TcpStream::connect(s.http).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        slow,
+        "GET /webAPI.aspx?type=multiexport&requestid=1&ident={id}&media_format=wav HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut start = [0u8; 4096];
+    let n = slow.read(&mut start).unwrap();
+    assert!(String::from_utf8_lossy(&start[..n]).starts_with("HTTP/1.1 200"));
+    for i in 0..5 {
+        let doc = s.api(&format!("type=test&requestid=1{i}"));
+        assert_eq!(code(&doc), 20, "{doc}");
+        let r = s.get(&format!(
+            "/webAPI.aspx?type=export&requestid=2{i}&uniquefield=recordid&uniqueid={id}&media_format=wav"
+        ));
+        assert_eq!(r.header("content-type"), Some("audio/wav"));
+    }
+    // The slow client still gets the whole archive.
+    let mut rest = start[..n].to_vec();
+    slow.read_to_end(&mut rest).unwrap();
+    let r = common::parse_http(&rest);
+    let archive = dir.path().join("slow.zip");
+    std::fs::write(&archive, &r.body).unwrap();
+    let names = unzip(&archive, &dir.path().join("slow"), None).unwrap();
+    assert_eq!(names, [format!("{id}.wav"), "manifest.csv".to_string()]);
+}
