@@ -71,6 +71,7 @@ pub struct Config {
     pub devices: Devices,
     pub chat: Chat,
     pub export: ExportSettings,
+    pub smtp: Smtp,
     /// TERMINOLOGY values that replace the defaults, by term (`AGENT = "Associate"`).
     pub terminology: BTreeMap<String, String>,
 }
@@ -163,6 +164,49 @@ pub enum ExportChannels {
     Stereo,
 }
 
+/// The SMTP server EMAILEXPORT sends through; no host = EMAILEXPORT answers 38.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Smtp {
+    pub host: String,
+    /// Unset: 25 without TLS, 587 with STARTTLS, 465 with TLS.
+    pub port: Option<u16>,
+    pub tls: SmtpTls,
+    /// Empty: no authentication.
+    pub username: String,
+    pub password: String,
+    /// The From address (required when host is set).
+    pub from: String,
+    /// How long one message may take to be accepted.
+    pub timeout_secs: u64,
+    /// Largest file EMAILEXPORT attaches (the message is built in memory).
+    pub max_attachment_bytes: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    None,
+    #[default]
+    Starttls,
+    Tls,
+}
+
+impl Default for Smtp {
+    fn default() -> Self {
+        Smtp {
+            host: String::new(),
+            port: None,
+            tls: SmtpTls::Starttls,
+            username: String::new(),
+            password: String::new(),
+            from: String::new(),
+            timeout_secs: 30,
+            max_attachment_bytes: 25 * 1024 * 1024,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -175,6 +219,7 @@ impl Default for Config {
             devices: Devices::default(),
             chat: Chat::default(),
             export: ExportSettings::default(),
+            smtp: Smtp::default(),
             terminology: BTreeMap::new(),
         }
     }
@@ -259,6 +304,13 @@ impl Config {
     fn validate(&self) -> anyhow::Result<()> {
         if self.recorder.channels == 0 {
             bail!("recorder.channels must be at least 1");
+        }
+        if !self.smtp.host.is_empty() && self.smtp.from.parse::<lettre::message::Mailbox>().is_err()
+        {
+            bail!(
+                "smtp.from must be an e-mail address when smtp.host is set, not {:?}",
+                self.smtp.from
+            );
         }
         if self.export.multiexport_max == 0 {
             bail!("export.multiexport_max must be at least 1");
@@ -461,6 +513,31 @@ mod tests {
         let config = load("[export]\nchannels = \"stereo\"\n").unwrap();
         assert_eq!(config.export.channels, ExportChannels::Stereo);
         assert!(load("[export]\nchannels = \"quad\"\n").is_err());
+    }
+
+    #[test]
+    fn smtp_needs_a_from_address_with_a_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        let load = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            Config::load(ServeArgs {
+                config: Some(file.clone()),
+                ..ServeArgs::default()
+            })
+        };
+        let config = load("").unwrap();
+        assert!(config.smtp.host.is_empty());
+        assert_eq!(config.smtp.tls, SmtpTls::Starttls);
+        assert!(load("[smtp]\nhost = \"mail.example\"\n").is_err());
+        assert!(load("[smtp]\nhost = \"mail.example\"\nfrom = \"nobody\"\n").is_err());
+        let config = load(
+            "[smtp]\nhost = \"mail.example\"\nport = 2525\ntls = \"tls\"\nfrom = \"Rec <rec@example.com>\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.smtp.port, Some(2525));
+        assert_eq!(config.smtp.tls, SmtpTls::Tls);
+        assert!(load("[smtp]\ntls = \"ssl\"\n").is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Encrypted EXPORT and MULTIEXPORT, end to end: the archives are opened by independent
-//! readers (Python's zipfile, and pyzipper for WinZip AES; scripts/setup.sh installs it).
+//! Encrypted EXPORT, MULTIEXPORT and EMAILEXPORT, end to end: the archives are opened by
+//! independent readers (Python's zipfile, and pyzipper for WinZip AES), and messages are
+//! sent to a real local SMTP server (aiosmtpd). scripts/setup.sh installs both modules.
 
 mod common;
 
@@ -12,15 +13,7 @@ use std::time::Duration;
 use common::{Server, ServerBuilder, code, field, sections, testdata};
 
 fn replay(dir: &Path) -> Server {
-    let s = ServerBuilder::new(&dir.join("data"))
-        .capture("sip-call-rtp-g711.pcap", "max")
-        .start();
-    common::wait_for(Duration::from_secs(30), || {
-        let doc = s.api("type=systemstatus&requestid=1");
-        let source = sections(&doc, "SOURCE").into_iter().next()?;
-        (field(&source, "STATE") == "FINISHED").then_some(())
-    });
-    s
+    replay_with(dir, "")
 }
 
 fn first_record_id(s: &Server) -> String {
@@ -241,4 +234,161 @@ fn the_server_answers_while_a_multiexport_is_being_sent() {
     std::fs::write(&archive, &r.body).unwrap();
     let names = unzip(&archive, &dir.path().join("slow"), None).unwrap();
     assert_eq!(names, [format!("{id}.wav"), "manifest.csv".to_string()]);
+}
+
+/// A local SMTP server (aiosmtpd with testdata/delivery/smtp_sink.py) on a free port,
+/// writing what it accepts to `out`; stopped when dropped.
+struct SmtpSink {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl SmtpSink {
+    fn start(out: &Path) -> SmtpSink {
+        std::fs::create_dir_all(out).unwrap();
+        let port = free_port();
+        let child = Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "smtp_sink.Sink"])
+            .arg(out)
+            .env("PYTHONPATH", testdata("delivery"))
+            .spawn()
+            .expect("python3 -m aiosmtpd runs (scripts/setup.sh installs it)");
+        common::wait_for(Duration::from_secs(20), || {
+            TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ())
+        });
+        SmtpSink { child, port }
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn smtp_config(port: u16) -> String {
+    format!(
+        "[smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nfrom = \"Recordings <recordings@callvault.test>\"\n"
+    )
+}
+
+fn replay_with(dir: &Path, config: &str) -> Server {
+    let s = ServerBuilder::new(&dir.join("data"))
+        .config(config)
+        .capture("sip-call-rtp-g711.pcap", "max")
+        .start();
+    common::wait_for(Duration::from_secs(30), || {
+        let doc = s.api("type=systemstatus&requestid=1");
+        let source = sections(&doc, "SOURCE").into_iter().next()?;
+        (field(&source, "STATE") == "FINISHED").then_some(())
+    });
+    s
+}
+
+#[test]
+fn emailexport_sends_the_export_through_smtp() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
+    let smtp = SmtpSink::start(&inbox);
+    let s = replay_with(dir.path(), &smtp_config(smtp.port));
+    let id = first_record_id(&s);
+    let plain = plain_export(&s, &id, "mp3");
+
+    let doc = s.api(&format!(
+        "type=emailexport&requestid=3&uniquefield=recordid&uniqueid={id}&media_format=MP3&email=supervisor@example.test"
+    ));
+    assert_eq!(code(&doc), 20, "{doc}");
+    // Accepted means delivered to the server already: the message is there.
+    let eml = inbox.join("1.eml");
+    assert!(
+        eml.exists(),
+        "the SMTP server has the message when 20 is answered"
+    );
+    assert_eq!(
+        std::fs::read_to_string(inbox.join("1.rcpt")).unwrap(),
+        "supervisor@example.test"
+    );
+    let out = dir.path().join("attached.mp3");
+    let o = Command::new("python3")
+        .arg(testdata("delivery/attachment.py"))
+        .arg(&eml)
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let printed = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(printed.lines().next(), Some(format!("{id}.mp3").as_str()));
+    assert_eq!(printed.lines().nth(1), Some("supervisor@example.test"));
+    assert!(
+        std::fs::read(&out).unwrap() == plain,
+        "the attachment is the plain export"
+    );
+
+    // The SMTP server refuses the recipient: 38 with its answer.
+    let doc = s.api(&format!(
+        "type=emailexport&requestid=4&uniquefield=recordid&uniqueid={id}&media_format=wav&email=refused@example.test"
+    ));
+    assert_eq!(code(&doc), 38, "{doc}");
+    assert!(doc.contains("mailbox unavailable"), "{doc}");
+
+    // Parameters: all required (26); a bad address 17; an unknown recording 31.
+    for (query, want) in [
+        (
+            format!("uniquefield=recordid&uniqueid={id}&media_format=wav"),
+            26,
+        ),
+        (
+            format!("uniquefield=recordid&uniqueid={id}&email=a@b.test"),
+            26,
+        ),
+        (
+            format!("uniquefield=recordid&uniqueid={id}&media_format=wav&email=not-an-address"),
+            17,
+        ),
+        (
+            "uniquefield=recordid&uniqueid=999999&media_format=wav&email=a@b.test".to_string(),
+            31,
+        ),
+        (
+            format!("uniquefield=recordid&uniqueid={id}&media_format=ogg&email=a@b.test"),
+            34,
+        ),
+    ] {
+        let doc = s.api(&format!("type=emailexport&requestid=5&{query}"));
+        assert_eq!(code(&doc), want, "{query}: {doc}");
+    }
+    assert!(!inbox.join("2.eml").exists());
+}
+
+#[test]
+fn emailexport_without_a_reachable_smtp_server_is_38() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on this port.
+    let s = replay_with(dir.path(), &smtp_config(free_port()));
+    let id = first_record_id(&s);
+    let doc = s.api(&format!(
+        "type=emailexport&requestid=3&uniquefield=recordid&uniqueid={id}&media_format=wav&email=a@b.test"
+    ));
+    assert_eq!(code(&doc), 38, "{doc}");
+    drop(s);
+    // No SMTP server configured at all.
+    let dir = tempfile::tempdir().unwrap();
+    let s = replay_with(dir.path(), "");
+    let id = first_record_id(&s);
+    let doc = s.api(&format!(
+        "type=emailexport&requestid=3&uniquefield=recordid&uniqueid={id}&media_format=wav&email=a@b.test"
+    ));
+    assert_eq!(code(&doc), 38, "{doc}");
+    assert!(doc.contains("no SMTP server"), "{doc}");
 }

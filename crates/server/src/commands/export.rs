@@ -26,6 +26,13 @@ fn unique_field(name: &str) -> Option<Option<TextField>> {
 
 pub async fn export(ctx: &Ctx, req: &Request) -> Result<Media, ApiError> {
     let p = Params(req);
+    let password = password(&p)?;
+    find(ctx, &p, password).await
+}
+
+/// The recording UNIQUEFIELD and UNIQUEID name, to be sent as MEDIA_FORMAT (EXPORT and
+/// EMAILEXPORT), zipped with `password` if there is one.
+pub async fn find(ctx: &Ctx, p: &Params<'_>, password: Option<String>) -> Result<Media, ApiError> {
     let field_name = p.required("UNIQUEFIELD")?;
     let id = p.required("UNIQUEID")?;
     let format = p.required("MEDIA_FORMAT")?;
@@ -37,7 +44,6 @@ pub async fn export(ctx: &Ctx, req: &Request) -> Result<Media, ApiError> {
     let format: ::export::Format = format.parse().map_err(|e: ::export::UnknownFormat| {
         ApiError::new(Code::MediaFormatInvalid, e.to_string())
     })?;
-    let password = password(&p)?;
     let store = ctx.engine.store();
     let found = match field {
         None => {

@@ -5,6 +5,7 @@ mod calllist;
 mod calls;
 mod chat;
 mod directory_status;
+mod email;
 mod export;
 mod groups;
 mod import;
@@ -44,6 +45,8 @@ pub struct Ctx {
     pub export_options: ::export::Options,
     /// Most recordings one MULTIEXPORT may name.
     pub multiexport_max: usize,
+    /// EMAILEXPORT's SMTP server.
+    pub smtp: crate::config::Smtp,
 }
 
 impl Ctx {
@@ -74,6 +77,7 @@ impl Ctx {
                 stereo: config.export.channels == crate::config::ExportChannels::Stereo,
             },
             multiexport_max: config.export.multiexport_max,
+            smtp: config.smtp.clone(),
         }
     }
 
@@ -174,6 +178,7 @@ pub async fn execute(ctx: &Ctx, req: &Request, transport: Transport) -> Reply {
                 }
             }
         }
+        "EMAILEXPORT" => email::email_export(ctx, req).await,
         "MULTIEXPORT" => {
             if transport == Transport::Socket {
                 Err(ApiError::new(
