@@ -104,6 +104,13 @@ pub(crate) static SELECT_CALLS: LazyLock<String> =
 pub(crate) static SELECT_RECORDINGS: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {} FROM recordings", RECORDING_COLUMNS.join(", ")));
 
+pub(crate) const UPSERT_BLACKOUT_SPAN: &str = "INSERT INTO recording_blackouts \
+    (record_id, seq, start_us, end_us) VALUES ($1, $2, $3, $4) \
+    ON CONFLICT (record_id, seq) DO UPDATE SET start_us = excluded.start_us, end_us = excluded.end_us";
+pub(crate) const UPSERT_OPEN_BLACKOUT: &str = "INSERT INTO open_blackouts (owner, start_us) \
+    VALUES ($1, $2) ON CONFLICT (owner) DO UPDATE SET start_us = excluded.start_us";
+pub(crate) const DELETE_OPEN_BLACKOUT: &str = "DELETE FROM open_blackouts WHERE owner = $1";
+
 /// Newest recording first; record_id breaks ties so the order is total and stable.
 pub(crate) const NEWEST_FIRST: &str = " ORDER BY recording_start_us DESC, record_id DESC";
 
