@@ -254,6 +254,7 @@ impl Engine {
                     recording_now: true,
                 };
                 call.recordings.push(rec);
+                call.cover_recordings();
                 writes.extend(call.writes());
                 view
             }
@@ -286,6 +287,7 @@ impl Engine {
                     recording_now: true,
                 };
                 call.recordings.push(rec);
+                call.cover_recordings();
                 writes.extend(call.writes());
                 device_mut(st, device_id)?.calls.push(call);
                 view
@@ -316,7 +318,7 @@ impl Engine {
             let mut stopped = None;
             for rec in &mut call.recordings {
                 if rec.is_open() && rec.row.kind == RecordingKind::Partial {
-                    close_recording(&mut st.channels, rec, at);
+                    close_recording(&mut st.channels, &st.recorder, rec, at);
                     finishing.push((rec.row.record_id, at));
                     stopped = Some(rec.row.clone());
                 }
@@ -452,7 +454,17 @@ impl Engine {
             device_is_caller: false,
             clock_offset: 0,
             record_on_answer: false,
+            blackout: None,
+            blackout_spans: Vec::new(),
         };
+        if self.inner.config.agent_blackouts
+            && st
+                .agent_blackouts
+                .contains_key(&crate::blackout::owner(&call.row))
+        {
+            // The agent is under a blackout: so is every call of theirs that begins.
+            call.black_out(new.start);
+        }
         if new.record_now {
             self.start_full_recording(st, &mut call, new.start, new.meta)
                 .await;
@@ -476,6 +488,7 @@ impl Engine {
             Ok(mut rec) => {
                 meta.apply_recording(&mut rec.row);
                 call.recordings.push(rec);
+                call.cover_recordings();
             }
             Err(e) => {
                 tracing::warn!(device = %call.row.device_id, error = %e, "call not recorded");
@@ -541,6 +554,7 @@ impl Engine {
                 media_path: format!("{record_id}.wav"),
             },
             channel: Some(channel),
+            spans: Vec::new(),
         })
     }
 }
@@ -553,8 +567,14 @@ fn update_call(call: &mut LiveCall, meta: &MetaUpdate) {
     }
 }
 
-/// Closes an open recording at `at`, freeing its channel.
-pub(crate) fn close_recording(channels: &mut [Option<i64>], rec: &mut LiveRecording, at: Micros) {
+/// Closes an open recording at `at`, freeing its channel and ending its blackout span.
+pub(crate) fn close_recording(
+    channels: &mut [Option<i64>],
+    recorder: &recorder::Recorder,
+    rec: &mut LiveRecording,
+    at: Micros,
+) {
+    crate::blackout::end_span(recorder, rec, at);
     if let Some(ch) = rec.channel.take()
         && let Some(slot) = channels.get_mut(ch)
     {
@@ -600,9 +620,14 @@ pub(crate) fn end_call(
         call.row.recorded = false;
         call.row.reason = NOT_ANSWERED.to_string();
     }
+    if call.blackout.take().is_some()
+        && let Some(span) = call.blackout_spans.last_mut()
+    {
+        span.1 = Some(at);
+    }
     for rec in &mut call.recordings {
         if rec.is_open() {
-            close_recording(&mut st.channels, rec, at);
+            close_recording(&mut st.channels, &st.recorder, rec, at);
             finishing.push((rec.row.record_id, at));
         }
         rec.row.call_end = Some(at);

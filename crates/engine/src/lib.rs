@@ -5,6 +5,7 @@
 //! durable (group-committed by the store) after the lock is released, while capture events
 //! wait for theirs on a separate task.
 
+mod blackout;
 mod calls;
 mod media;
 mod meta;
@@ -95,6 +96,9 @@ pub struct EngineConfig {
     pub min_free_bytes: u64,
     /// Create a device on its first CALLSTART/RECORDSTART (else code 8).
     pub auto_create_devices: bool,
+    /// Blackouts cover all of the agent's calls until BLACKOUTSTOP (agent mode), rather than
+    /// only the call named (call mode).
+    pub agent_blackouts: bool,
 }
 
 impl Default for EngineConfig {
@@ -103,6 +107,7 @@ impl Default for EngineConfig {
             channels: 64,
             min_free_bytes: 512 * 1024 * 1024,
             auto_create_devices: true,
+            agent_blackouts: true,
         }
     }
 }

@@ -54,10 +54,16 @@ impl Engine {
                     } else {
                         1
                     };
+                    // Audio inside a blackout never reaches the recorder.
+                    let audible = call.audible_samples(at, pcm.len());
+                    if audible == 0 {
+                        return None;
+                    }
+                    let pcm = &pcm[..audible];
                     for rec in call.recordings.iter_mut().filter(|r| r.is_open()) {
                         self.inner
                             .recorder
-                            .audio(rec.row.record_id, channel, at, pcm.clone());
+                            .audio(rec.row.record_id, channel, at, pcm.to_vec());
                         if !rec.row.audio {
                             rec.row.audio = true;
                             writes.push(store::Write::Recording(rec.row.clone()));

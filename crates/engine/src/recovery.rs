@@ -26,7 +26,8 @@ impl Engine {
             .iter()
             .map(|r| r.record_id)
             .fold(max_record, i64::max);
-        let mut state = State::new(config.channels, max_call, max_record);
+        let mut state = State::new(config.channels, max_call, max_record, recorder.clone());
+        state.agent_blackouts = store.open_blackouts().await?.into_iter().collect();
         for device in store.device_ids().await? {
             state.devices.insert(device, Default::default());
         }

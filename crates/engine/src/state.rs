@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use store::{CallRow, Micros, RecordingRow, RecordingState, Write};
+use store::{BlackoutSpan, CallRow, Micros, RecordingRow, RecordingState, Write};
 
 /// A call as results show it: the call, the recording to show with it, and whether that
 /// recording is being made right now.
@@ -43,6 +43,8 @@ pub struct DeviceView {
     /// The active instance, else the most recent one.
     pub call: Option<CallView>,
     pub last_event: Option<Micros>,
+    /// A blackout covers the device: one of its live calls, or its agent (agent mode).
+    pub blackout: bool,
 }
 
 /// One call instance as DEVICERECORDINGSTATUS shows it.
@@ -51,6 +53,10 @@ pub struct InstanceView {
     pub call_instance: String,
     pub recording: bool,
     pub record_ids: Vec<i64>,
+    /// Under a blackout now.
+    pub blackout: bool,
+    /// The call's blackout spans (start, end; no end while open), on the call's clock.
+    pub blackouts: Vec<(Micros, Option<Micros>)>,
 }
 
 /// One channel as CHANNELSTATUS shows it.
@@ -65,6 +71,8 @@ pub(crate) struct LiveRecording {
     pub row: RecordingRow,
     /// The channel it holds while open.
     pub channel: Option<usize>,
+    /// Its blackout spans; an open one is last.
+    pub spans: Vec<BlackoutSpan>,
 }
 
 impl LiveRecording {
@@ -86,6 +94,10 @@ pub(crate) struct LiveCall {
     pub clock_offset: Micros,
     /// The schedule said record, but the recording waits for the answer (capture calls).
     pub record_on_answer: bool,
+    /// Start of the blackout covering the call now, on the call's clock.
+    pub blackout: Option<Micros>,
+    /// Every blackout span of the call (start, end), for DEVICERECORDINGSTATUS.
+    pub blackout_spans: Vec<(Micros, Option<Micros>)>,
 }
 
 impl LiveCall {
@@ -127,11 +139,10 @@ impl LiveCall {
 
     pub fn writes(&self) -> Vec<Write> {
         let mut w = vec![Write::Call(self.row.clone())];
-        w.extend(
-            self.recordings
-                .iter()
-                .map(|r| Write::Recording(r.row.clone())),
-        );
+        for r in &self.recordings {
+            w.push(Write::Recording(r.row.clone()));
+            w.extend(r.spans.iter().copied().map(Write::BlackoutSpan));
+        }
         w
     }
 }
@@ -165,10 +176,19 @@ pub(crate) struct State {
     pub dialogs: HashMap<String, String>,
     /// Set by shutdown: no call or recording starts any more.
     pub stopping: bool,
+    /// Agent-mode blackouts open now: owner (see `blackout::owner`) → start (wall clock).
+    pub agent_blackouts: BTreeMap<String, Micros>,
+    /// Blackout spans that end are silenced in the recording files through it.
+    pub recorder: recorder::Recorder,
 }
 
 impl State {
-    pub fn new(channels: usize, max_call_key: i64, max_record_id: i64) -> Self {
+    pub fn new(
+        channels: usize,
+        max_call_key: i64,
+        max_record_id: i64,
+        recorder: recorder::Recorder,
+    ) -> Self {
         State {
             devices: BTreeMap::new(),
             channels: vec![None; channels],
@@ -176,6 +196,8 @@ impl State {
             next_record_id: max_record_id + 1,
             dialogs: HashMap::new(),
             stopping: false,
+            agent_blackouts: BTreeMap::new(),
+            recorder,
         }
     }
 

@@ -69,6 +69,7 @@ pub struct Config {
     pub database: Database,
     pub api: Api,
     pub devices: Devices,
+    pub blackout: Blackout,
     /// TERMINOLOGY values that replace the defaults, by term (`AGENT = "Associate"`).
     pub terminology: BTreeMap<String, String>,
 }
@@ -134,6 +135,7 @@ impl Default for Config {
             database: Database::default(),
             api: Api::default(),
             devices: Devices::default(),
+            blackout: Blackout::default(),
             terminology: BTreeMap::new(),
         }
     }
@@ -171,6 +173,23 @@ impl Default for Api {
             calllist_max: 10_000,
         }
     }
+}
+
+/// How far a BLACKOUTSTART reaches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlackoutMode {
+    /// Every call of the agent (or of the device, without an agent) until BLACKOUTSTOP.
+    #[default]
+    Agent,
+    /// Only the call instance named, ending with that call.
+    Call,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Blackout {
+    pub mode: BlackoutMode,
 }
 
 impl Default for Devices {

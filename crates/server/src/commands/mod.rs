@@ -1,6 +1,7 @@
 //! The API's commands, one file per family, behind one dispatcher. Every request gets one
 //! `<RESULT>`: a handler returns its data or an [`ApiError`], and both render the same way.
 
+mod blackout;
 mod calllist;
 mod calls;
 mod directory_status;
@@ -113,6 +114,8 @@ pub async fn execute(ctx: &Ctx, req: &Request, transport: Transport) -> Reply {
         "CALLUPDATE" => calls::call_update(ctx, req).await,
         "RECORDSTART" => recording::record_start(ctx, req).await,
         "RECORDSTOP" => recording::record_stop(ctx, req).await,
+        "BLACKOUTSTART" => blackout::blackout_start(ctx, req).await,
+        "BLACKOUTSTOP" => blackout::blackout_stop(ctx, req).await,
         "DEVICELIST" => status::device_list(ctx).await,
         "DEVICESTATUS" => status::device_status(ctx, req).await,
         "DEVICERECORDINGSTATUS" => status::device_recording_status(ctx, req).await,
