@@ -110,6 +110,16 @@ async fn close_left_open(
         rec.call_end = Some(rec.call_end.unwrap_or(end).max(end));
         let e = call_ends.entry(rec.call_key).or_insert(end);
         *e = (*e).max(end);
+        if rec.blackouts > 0 {
+            // A blackout open at the crash ends with the recording (its audio was never
+            // written, so the recording is silent there already).
+            for mut span in store.blackout_spans(rec.record_id).await? {
+                if span.end.is_none() {
+                    span.end = Some(end.max(span.start));
+                    writes.push(Write::BlackoutSpan(span));
+                }
+            }
+        }
         writes.push(Write::Recording(rec));
     }
     for orphan in by_id.values() {

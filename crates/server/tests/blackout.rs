@@ -442,3 +442,25 @@ fn agent_blackout_stays_open_across_a_restart() {
     assert_eq!(blackout_counts(&s, "600"), ["1", "1"]);
     assert!(started.elapsed() < Duration::from_secs(30));
 }
+
+#[test]
+fn agent_blackout_stays_open_after_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut s = ServerBuilder::new(&data).start();
+    req(&s, "callstart", &[("deviceid", "700")], 20);
+    req(&s, "blackoutstart", &[("deviceid", "700")], 20);
+    // Let the recording reach its file, then crash.
+    std::thread::sleep(Duration::from_millis(700));
+    s.kill9();
+    drop(s);
+
+    let s = ServerBuilder::new(&data).start();
+    assert_eq!(blackout_counts(&s, "700"), ["1"]);
+    assert_eq!(blackout_flag(&s, "700"), "Y");
+    req(&s, "callstart", &[("deviceid", "700")], 20);
+    assert_eq!(status_of(&s, "700", ""), "RECORDINGPAUSED");
+    req(&s, "blackoutstop", &[("deviceid", "700")], 20);
+    req(&s, "callstop", &[("deviceid", "700")], 20);
+    assert_eq!(blackout_counts(&s, "700"), ["1", "1"]);
+}
