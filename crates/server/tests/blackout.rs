@@ -72,6 +72,19 @@ fn recorded_frames(s: &Server) -> i64 {
     (d * 8000.0).round() as i64
 }
 
+/// Waits until the capture source is FINISHED: every event applied, stored and its
+/// recordings finalized.
+fn wait_finished(s: &Server) {
+    common::wait_for(Duration::from_secs(60), || {
+        let doc = s.api("type=systemstatus&requestid=1");
+        // The source is listed once the capture has started.
+        let source = sections(&doc, "SOURCE").into_iter().next()?;
+        let state = field(&source, "STATE");
+        assert!(state == "RUNNING" || state == "FINISHED", "{source}");
+        (state == "FINISHED").then_some(())
+    });
+}
+
 /// ±20 ms at 8 kHz.
 const FRAME: i64 = 160;
 /// ±60 ms: how far from its capture time a packet of francisco may be placed (see
@@ -120,11 +133,10 @@ fn realtime_call_is_silent_inside_the_blackout_and_bit_exact_outside() {
     eprintln!("blackout from {start_lo}..{start_hi} to {end_lo}..{end_hi} frames");
     assert!(start_hi - start_lo < 800 && end_hi - end_lo < 800);
 
-    // The capture ends the recording.
-    let list = common::wait_for(Duration::from_secs(60), || {
-        let doc = req(&s, "calllist", &[("callid", rtp::G711_CALL_ID)], 20);
-        (field(&doc, "COUNT") == "1" && field(&doc, "RECORDING") == "N").then_some(doc)
-    });
+    // The capture ends the recording; FINISHED once it is finalized.
+    wait_finished(&s);
+    let list = req(&s, "calllist", &[("callid", rtp::G711_CALL_ID)], 20);
+    assert_eq!(field(&list, "COUNT"), "1", "{list}");
     assert_eq!(field(&list, "BLACKOUTS"), "1", "{list}");
     let record_id = field(&list, "RECORDID");
     let r = s.get(&format!(
@@ -463,4 +475,61 @@ fn agent_blackout_stays_open_after_a_crash() {
     req(&s, "blackoutstop", &[("deviceid", "700")], 20);
     req(&s, "callstop", &[("deviceid", "700")], 20);
     assert_eq!(blackout_counts(&s, "700"), ["1", "1"]);
+}
+
+#[test]
+fn captured_call_of_an_agent_under_blackout_is_silent_from_its_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // The agent holding francisco's phone is blacked out before the call rings (no call
+    // yet: the agent's blackout is kept), and the server restarts with the capture.
+    let mut s = ServerBuilder::new(&data).start();
+    let user = req(
+        &s,
+        "importuser",
+        &[
+            ("action", "add"),
+            ("username", "fran"),
+            ("password", "pw"),
+            ("firstname", "Francisco"),
+            ("lastname", "Fuentes"),
+        ],
+        20,
+    );
+    let agent = field(&user, "USER_ID");
+    req(
+        &s,
+        "importagentphone",
+        &[
+            ("action", "add"),
+            ("agentid", &agent),
+            ("phoneid", "francisco"),
+        ],
+        20,
+    );
+    req(&s, "blackoutstart", &[("deviceid", "francisco")], 20);
+    assert!(s.terminate().success());
+    drop(s);
+
+    let s = ServerBuilder::new(&data)
+        .capture("sip-call-rtp-g711.pcap", "max")
+        .start();
+    wait_finished(&s);
+    let call = req(&s, "calllist", &[("callid", rtp::G711_CALL_ID)], 20);
+    assert_eq!(field(&call, "COUNT"), "1", "{call}");
+    assert_eq!(field(&call, "AGENTID"), agent);
+    assert_eq!(field(&call, "BLACKOUTS"), "1", "{call}");
+    // None of its audio reached the recording, which is digital silence throughout.
+    assert_eq!(field(&call, "AUDIO"), "N", "{call}");
+    let record_id = field(&call, "RECORDID");
+    let wav = std::fs::read(data.join("recordings").join(format!("{record_id}.wav"))).unwrap();
+    let wav = rtp::read_wav(&wav);
+    assert!(wav.channels[0].len() > 26 * 8000);
+    for ch in &wav.channels {
+        assert!(
+            ch.iter().all(|&x| x == 0),
+            "non-zero audio in a blacked-out call"
+        );
+    }
+    assert_eq!(blackout_flag(&s, "francisco"), "Y");
 }
