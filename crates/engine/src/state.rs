@@ -167,6 +167,10 @@ impl Device {
 }
 
 pub(crate) struct State {
+    /// Agent-mode blackouts open now: owner (see `blackout::owner`) → start (wall clock).
+    pub agent_blackouts: BTreeMap<String, Micros>,
+    /// Blackout spans that end are silenced in the recording files through it.
+    pub recorder: recorder::Recorder,
     pub devices: BTreeMap<String, Device>,
     /// `Some(record_id)` while a channel is held.
     pub channels: Vec<Option<i64>>,
@@ -176,10 +180,6 @@ pub(crate) struct State {
     pub dialogs: HashMap<String, String>,
     /// Set by shutdown: no call or recording starts any more.
     pub stopping: bool,
-    /// Agent-mode blackouts open now: owner (see `blackout::owner`) → start (wall clock).
-    pub agent_blackouts: BTreeMap<String, Micros>,
-    /// Blackout spans that end are silenced in the recording files through it.
-    pub recorder: recorder::Recorder,
 }
 
 impl State {
@@ -190,14 +190,14 @@ impl State {
         recorder: recorder::Recorder,
     ) -> Self {
         State {
+            agent_blackouts: BTreeMap::new(),
+            recorder,
             devices: BTreeMap::new(),
             channels: vec![None; channels],
             next_call_key: max_call_key + 1,
             next_record_id: max_record_id + 1,
             dialogs: HashMap::new(),
             stopping: false,
-            agent_blackouts: BTreeMap::new(),
-            recorder,
         }
     }
 

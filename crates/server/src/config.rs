@@ -69,9 +69,9 @@ pub struct Config {
     pub database: Database,
     pub api: Api,
     pub devices: Devices,
-    pub blackout: Blackout,
     /// TERMINOLOGY values that replace the defaults, by term (`AGENT = "Associate"`).
     pub terminology: BTreeMap<String, String>,
+    pub blackout: Blackout,
 }
 
 #[derive(Debug, Deserialize)]
@@ -135,8 +135,8 @@ impl Default for Config {
             database: Database::default(),
             api: Api::default(),
             devices: Devices::default(),
-            blackout: Blackout::default(),
             terminology: BTreeMap::new(),
+            blackout: Blackout::default(),
         }
     }
 }

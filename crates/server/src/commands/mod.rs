@@ -114,8 +114,6 @@ pub async fn execute(ctx: &Ctx, req: &Request, transport: Transport) -> Reply {
         "CALLUPDATE" => calls::call_update(ctx, req).await,
         "RECORDSTART" => recording::record_start(ctx, req).await,
         "RECORDSTOP" => recording::record_stop(ctx, req).await,
-        "BLACKOUTSTART" => blackout::blackout_start(ctx, req).await,
-        "BLACKOUTSTOP" => blackout::blackout_stop(ctx, req).await,
         "DEVICELIST" => status::device_list(ctx).await,
         "DEVICESTATUS" => status::device_status(ctx, req).await,
         "DEVICERECORDINGSTATUS" => status::device_recording_status(ctx, req).await,
@@ -133,6 +131,8 @@ pub async fn execute(ctx: &Ctx, req: &Request, transport: Transport) -> Reply {
         "ADDROLEGROUP" => groups::add_role_group(ctx, req).await,
         "ADDROLEUSER" => groups::add_role_user(ctx, req).await,
         "MODIFYROLEPERMISSION" => groups::modify_role_permission(ctx, req).await,
+        "BLACKOUTSTART" => blackout::blackout_start(ctx, req).await,
+        "BLACKOUTSTOP" => blackout::blackout_stop(ctx, req).await,
         "EXPORT" => {
             if transport == Transport::Socket {
                 Err(ApiError::new(
