@@ -458,4 +458,21 @@ mod tests {
             assert_eq!(redact_password(url), shown, "{url}");
         }
     }
+
+    #[test]
+    fn blackout_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("b.toml");
+        let load = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            Config::load(ServeArgs {
+                config: Some(file.clone()),
+                ..ServeArgs::default()
+            })
+        };
+        assert_eq!(load("").unwrap().blackout.mode, BlackoutMode::Agent);
+        let call = load("[blackout]\nmode = \"call\"\n").unwrap();
+        assert_eq!(call.blackout.mode, BlackoutMode::Call);
+        assert!(load("[blackout]\nmode = \"device\"\n").is_err());
+    }
 }
