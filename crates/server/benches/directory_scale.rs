@@ -432,7 +432,7 @@ fn measure(
         let k = (k as i64 * 37) % DAYS;
         (civil(k), civil(k + 1))
     };
-    let sets: Vec<(&str, Box<dyn Fn(usize) -> String>)> = vec![
+    let sets: Vec<(&str, Params)> = vec![
         ("TEST (baseline)", Box::new(|_| String::new())),
         ("none (newest 100)", Box::new(|_| String::new())),
         (
@@ -521,6 +521,9 @@ fn measure(
         );
     }
 }
+
+/// A CALLLIST filter set: the parameters of its k-th request.
+type Params<'a> = Box<dyn Fn(usize) -> String + 'a>;
 
 /// Sends `per_connection` requests on each of the connections, one in flight on each, and
 /// returns (requests answered, requests per second).
