@@ -5,6 +5,7 @@ use store::{CallMeta, CallRow, Micros, RecordingKind, RecordingRow, RecordingSta
 use tokio::sync::MutexGuard;
 use wire::Code;
 
+use crate::events::EventKind;
 use crate::state::{CallView, LiveCall, LiveRecording, State};
 use crate::{ApiError, Engine, MetaUpdate, now_micros};
 
@@ -56,10 +57,12 @@ impl Engine {
                     call.implicit = false;
                     if !call.full_recording_open() {
                         self.start_full_recording(st, &mut call, now, meta).await;
+                        st.events.full_recording_started(&call);
                     }
                 }
                 writes.extend(call.writes());
                 let view = call.view();
+                st.events.call(EventKind::CallUpdate, view.clone());
                 device_mut(st, device_id)?.calls.insert(i, call);
                 view
             } else {
@@ -86,6 +89,7 @@ impl Engine {
                 view
             }
         };
+        guard.device_state_changed(device_id);
         self.apply(guard, writes, finishing).await?;
         Ok(view)
     }
@@ -126,6 +130,7 @@ impl Engine {
             let call = &mut dev.calls[i];
             update_call(call, meta);
             let (writes, view) = (call.writes(), call.view());
+            st.events.call(EventKind::CallUpdate, view.clone());
             self.apply(guard, writes, Vec::new()).await?;
             return Ok(view);
         }
@@ -160,9 +165,11 @@ impl Engine {
         if let Some(row) = crate::sessions::session_by_record_id(st, record_id) {
             meta.apply_recording(row);
             let row = row.clone();
-            self.apply(guard, vec![Write::Recording(row.clone())], Vec::new())
+            let view = crate::sessions::live_view(row.clone(), now_micros());
+            st.events.call(EventKind::CallUpdate, view.clone());
+            self.apply(guard, vec![Write::Recording(row)], Vec::new())
                 .await?;
-            return Ok(crate::sessions::live_view(row, now_micros()));
+            return Ok(view);
         }
         for dev in st.devices.values_mut() {
             for call in &mut dev.calls {
@@ -174,6 +181,7 @@ impl Engine {
                     meta.apply_recording(&mut rec.row);
                     let writes = vec![Write::Recording(rec.row.clone())];
                     let view = CallView::from_recording(rec.row.clone());
+                    st.events.call(EventKind::CallUpdate, view.clone());
                     self.apply(guard, writes, Vec::new()).await?;
                     return Ok(view);
                 }
@@ -215,6 +223,7 @@ impl Engine {
                 return Err(e);
             }
         };
+        st.device_state_changed(device_id);
         self.apply(guard, writes, Vec::new()).await?;
         Ok(view)
     }
@@ -298,6 +307,7 @@ impl Engine {
                 view
             }
         };
+        st.events.call(EventKind::RecordingStarted, view.clone());
         device_mut(st, device_id)?.last_event = Some(now_micros());
         Ok(view)
     }
@@ -325,6 +335,8 @@ impl Engine {
                 if rec.is_open() && rec.row.kind == RecordingKind::Partial {
                     close_recording(&mut st.channels, rec, at);
                     finishing.push((rec.row.record_id, at));
+                    st.events
+                        .recording(EventKind::RecordingStopped, &call.row, &rec.row);
                     stopped = Some(rec.row.clone());
                 }
             }
@@ -345,6 +357,7 @@ impl Engine {
             };
             view.recording = Some(stopped);
             view.recording_now = false;
+            st.device_state_changed(device_id);
             view
         };
         self.apply(guard, writes, finishing).await?;
@@ -373,9 +386,11 @@ impl Engine {
     ) -> Result<CallView, ApiError> {
         meta.apply_recording(&mut rec);
         refresh_last(&mut guard, &rec);
-        self.apply(guard, vec![Write::Recording(rec.clone())], Vec::new())
+        let view = CallView::from_recording(rec.clone());
+        guard.events.call(EventKind::CallUpdate, view.clone());
+        self.apply(guard, vec![Write::Recording(rec)], Vec::new())
             .await?;
-        Ok(CallView::from_recording(rec))
+        Ok(view)
     }
 
     /// Queues writes in the order the engine applied them. Call it while holding the state
@@ -464,6 +479,8 @@ impl Engine {
             self.start_full_recording(st, &mut call, new.start, new.meta)
                 .await;
         }
+        st.events.call(EventKind::CallStart, call.view());
+        st.events.full_recording_started(&call);
         call
     }
 
@@ -608,11 +625,13 @@ pub(crate) fn end_call(
         call.row.reason = NOT_ANSWERED.to_string();
     }
     for rec in &mut call.recordings {
+        rec.row.call_end = Some(at);
         if rec.is_open() {
             close_recording(&mut st.channels, rec, at);
             finishing.push((rec.row.record_id, at));
+            st.events
+                .recording(EventKind::RecordingStopped, &call.row, &rec.row);
         }
-        rec.row.call_end = Some(at);
     }
     writes.extend(call.writes());
     let view = call.view();
@@ -620,6 +639,8 @@ pub(crate) fn end_call(
     if let Some(d) = &call.dialog {
         st.dialogs.remove(d);
     }
+    st.events.call(EventKind::CallStop, view.clone());
+    st.device_state_changed(device_id);
     view
 }
 

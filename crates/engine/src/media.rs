@@ -33,9 +33,11 @@ impl Engine {
                     if call.record_on_answer {
                         self.start_full_recording(st, &mut call, at, &MetaUpdate::default())
                             .await;
+                        st.events.full_recording_started(&call);
                     }
                     writes.extend(call.writes());
                     put_call(st, &device, i, call);
+                    st.device_state_changed(&device);
                 }
                 MediaEvent::Audio {
                     dialog,
@@ -156,6 +158,7 @@ impl Engine {
             dev.last_event = Some(at);
             dev.calls.push(call);
         }
+        st.device_state_changed(&device);
         st.dialogs.insert(dialog, device);
     }
 }

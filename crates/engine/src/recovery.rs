@@ -26,7 +26,12 @@ impl Engine {
             .iter()
             .map(|r| r.record_id)
             .fold(max_record, i64::max);
-        let mut state = State::new(config.channels, max_call, max_record);
+        let mut state = State::new(
+            config.channels,
+            max_call,
+            max_record,
+            crate::events::Events::new(config.event_queue),
+        );
         for device in store.device_ids().await? {
             state.devices.insert(device, Default::default());
         }

@@ -167,10 +167,17 @@ pub(crate) struct State {
     pub stopping: bool,
     /// Active chat and screen sessions by SESSIONID: their open SCREEN recordings.
     pub sessions: BTreeMap<String, RecordingRow>,
+    /// Events for the events port, numbered in the order they are applied.
+    pub events: crate::events::Events,
 }
 
 impl State {
-    pub fn new(channels: usize, max_call_key: i64, max_record_id: i64) -> Self {
+    pub fn new(
+        channels: usize,
+        max_call_key: i64,
+        max_record_id: i64,
+        events: crate::events::Events,
+    ) -> Self {
         State {
             devices: BTreeMap::new(),
             channels: vec![None; channels],
@@ -179,6 +186,7 @@ impl State {
             dialogs: HashMap::new(),
             stopping: false,
             sessions: BTreeMap::new(),
+            events,
         }
     }
 

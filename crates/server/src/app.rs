@@ -35,6 +35,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             channels: config.recorder.channels,
             min_free_bytes: config.recorder.min_free_bytes,
             auto_create_devices: config.devices.auto_create,
+            event_queue: 1024,
         },
         store.clone(),
         recorder,
