@@ -140,6 +140,10 @@ pub async fn execute(ctx: &Ctx, req: &Request, transport: Transport) -> Reply {
         "ADDROLEGROUP" => groups::add_role_group(ctx, req).await,
         "ADDROLEUSER" => groups::add_role_user(ctx, req).await,
         "MODIFYROLEPERMISSION" => groups::modify_role_permission(ctx, req).await,
+        "EVENTFILTER" => Err(ApiError::new(
+            Code::InvalidRequestType,
+            "EVENTFILTER is served on the events port",
+        )),
         "EXPORT" => {
             if transport == Transport::Socket {
                 Err(ApiError::new(
