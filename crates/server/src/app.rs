@@ -90,6 +90,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let capture_tasks = captures.start(
         &config.capture.files,
         config.capture.speed,
+        Duration::from_millis(config.capture.start_delay_ms),
         &engine,
         &stop_rx,
     );

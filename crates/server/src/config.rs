@@ -91,6 +91,9 @@ pub struct Listen {
 pub struct Capture {
     pub files: Vec<PathBuf>,
     pub speed: CaptureSpeed,
+    /// Wait this long after the listeners are bound before replaying the files, so clients
+    /// (an events client, for instance) can connect first.
+    pub start_delay_ms: u64,
 }
 
 #[derive(Debug, Deserialize)]
