@@ -109,7 +109,12 @@ async fn replay(
         Err(e) => CaptureState::Failed(e.to_string()),
     };
     match &state {
-        CaptureState::Failed(why) => tracing::error!(source = %source.name, %why, "capture failed"),
+        CaptureState::Failed(why) => {
+            tracing::error!(source = %source.name, %why, "capture failed");
+            engine
+                .alert(&format!("capture source {} failed: {why}", source.name))
+                .await;
+        }
         _ => tracing::info!(source = %source.name, "capture finished"),
     }
     if let Ok(mut s) = source.state.lock() {

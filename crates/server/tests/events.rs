@@ -423,3 +423,41 @@ fn a_client_that_stops_reading_is_told_how_many_events_it_missed() {
     let next = stalled.next_doc();
     assert_eq!(field(&next, "EVENTID"), (n + 1).to_string());
 }
+
+#[test]
+fn a_failed_capture_source_is_a_system_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.pcap");
+    std::fs::write(&garbage, b"GARBAGE, not a capture file at all".repeat(100)).unwrap();
+    let s = ServerBuilder::new(&dir.path().join("data"))
+        .config("[capture]\nstart_delay_ms = 1000\n")
+        .arg("--capture-file")
+        .arg(garbage.to_string_lossy().into_owned())
+        .start();
+    let mut c = Client::connect(&s);
+    let alert = c.next_doc();
+    assert_eq!(field(&alert, "EVENTTYPE"), "SYSTEMALERT", "{alert}");
+    assert_eq!(field(&alert, "EVENTID"), "1");
+    assert_eq!(field(&alert, "DEVICEID"), "");
+    assert!(field(&alert, "MESSAGE").contains("garbage.pcap"), "{alert}");
+}
+
+#[test]
+fn a_stop_is_prompt_with_events_clients_connected() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = ServerBuilder::new(&dir.path().join("data"))
+        .config("[events]\nqueue = 4\n")
+        .start();
+    let _stalled = Client::connect(&s);
+    let mut half = TcpStream::connect(s.events).unwrap();
+    half.write_all(b"<REQUEST><TYPE>EVENTFILTER</TYPE>")
+        .unwrap();
+    heavy_traffic(&s, 2, 20);
+    let asked = Instant::now();
+    assert!(s.terminate().success());
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        asked.elapsed()
+    );
+}
