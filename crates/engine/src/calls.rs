@@ -83,6 +83,7 @@ impl Engine {
                         },
                     )
                     .await;
+                st.events.call_started(&call);
                 writes.extend(call.writes());
                 let view = call.view();
                 device_mut(st, device_id)?.calls.push(call);
@@ -302,6 +303,7 @@ impl Engine {
                     recording_now: true,
                 };
                 call.recordings.push(rec);
+                st.events.call(EventKind::CallStart, call.view());
                 writes.extend(call.writes());
                 device_mut(st, device_id)?.calls.push(call);
                 view
@@ -439,6 +441,7 @@ impl Engine {
 
     /// Starts a call: allocates its key, asks the schedule, and (when `record_now`) opens the
     /// full recording. A recording that cannot start leaves the call unrecorded with the reason.
+    /// The caller announces the call (`events.call_started`) once it is sure to keep it.
     pub(crate) async fn begin_call(&self, st: &mut State, new: NewCall<'_>) -> LiveCall {
         let mut meta = CallMeta::default();
         new.meta.apply_meta(&mut meta);
@@ -479,8 +482,6 @@ impl Engine {
             self.start_full_recording(st, &mut call, new.start, new.meta)
                 .await;
         }
-        st.events.call(EventKind::CallStart, call.view());
-        st.events.full_recording_started(&call);
         call
     }
 

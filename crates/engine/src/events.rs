@@ -143,6 +143,12 @@ impl Events {
         self.call(kind, view);
     }
 
+    /// CALLSTART for a new call, then RECORDINGSTARTED when its full recording is open.
+    pub fn call_started(&mut self, call: &LiveCall) {
+        self.call(EventKind::CallStart, call.view());
+        self.full_recording_started(call);
+    }
+
     /// RECORDINGSTARTED for the call's full recording, when one is open.
     pub fn full_recording_started(&mut self, call: &LiveCall) {
         if let Some(rec) = call

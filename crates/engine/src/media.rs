@@ -152,6 +152,7 @@ impl Engine {
         // The schedule's decision is carried out when the call is answered.
         call.record_on_answer = call.row.recorded;
         call.clock_offset = at - now_micros();
+        st.events.call_started(&call);
         writes.extend(call.writes());
         let device = device.clone();
         if let Some(dev) = st.devices.get_mut(&device) {

@@ -461,3 +461,112 @@ fn a_stop_is_prompt_with_events_clients_connected() {
         asked.elapsed()
     );
 }
+
+#[test]
+fn implicit_calls_chat_sessions_and_refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ServerBuilder::new(&dir.path().join("data"))
+        .config("[recorder]\nchannels = 1\n")
+        .start();
+    let mut c = Client::connect(&s);
+    ok(
+        &s,
+        &[
+            ("type", "recordstart"),
+            ("requestid", "1"),
+            ("deviceid", "401"),
+        ],
+        0,
+    );
+    // No channel left: refused, and nothing is announced.
+    ok(
+        &s,
+        &[
+            ("type", "recordstart"),
+            ("requestid", "2"),
+            ("deviceid", "402"),
+        ],
+        3,
+    );
+    ok(
+        &s,
+        &[
+            ("type", "recordstop"),
+            ("requestid", "3"),
+            ("deviceid", "401"),
+        ],
+        13,
+    );
+    let user = field(
+        &ok(
+            &s,
+            &[
+                ("type", "importuser"),
+                ("requestid", "4"),
+                ("action", "add"),
+                ("username", "ann"),
+                ("password", "pw"),
+                ("firstname", "Ann"),
+                ("lastname", "Tester"),
+            ],
+            20,
+        ),
+        "USER_ID",
+    );
+    ok(
+        &s,
+        &[
+            ("type", "chatstart"),
+            ("requestid", "5"),
+            ("sessionid", "s-1"),
+            ("agentid", &user),
+        ],
+        0,
+    );
+    ok(
+        &s,
+        &[
+            ("type", "chatstop"),
+            ("requestid", "6"),
+            ("sessionid", "s-1"),
+        ],
+        13,
+    );
+    ok(
+        &s,
+        &[
+            ("type", "callstart"),
+            ("requestid", "7"),
+            ("deviceid", "end"),
+        ],
+        20,
+    );
+
+    let got = c.until_sentinel("end");
+    let seen: Vec<(String, String)> = got
+        .iter()
+        .map(|e| (field(e, "EVENTTYPE"), field(e, "DEVICEID")))
+        .collect();
+    let want = [
+        ("CALLSTART", "401"),
+        ("RECORDINGSTARTED", "401"),
+        ("DEVICESTATE", "401"),
+        ("RECORDINGSTOPPED", "401"),
+        ("CALLSTOP", "401"),
+        ("DEVICESTATE", "401"),
+        ("CHATSTART", ""),
+        ("CHATSTOP", ""),
+        ("CALLSTART", "end"),
+    ];
+    assert_eq!(
+        seen,
+        want.map(|(t, d)| (t.to_string(), d.to_string())),
+        "{got:#?}"
+    );
+    assert_eq!(ids(&got), (1..=got.len() as u64).collect::<Vec<_>>());
+    assert_eq!(field(&got[0], "RECORDINGTYPE"), "PARTIAL");
+    assert_eq!(field(&got[0], "RECORDING"), "Y");
+    assert_eq!(field(&got[6], "CALLINSTANCE"), "s-1");
+    assert_eq!(field(&got[6], "RECORDINGTYPE"), "SCREEN");
+    assert_eq!(field(&got[7], "RECORDING"), "N");
+}
