@@ -1,17 +1,12 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: every test on the default SQLite catalog (the store's own tests
 # also run on PostgreSQL when one is reachable), then the server's end-to-end tests a second
-# time with the catalog on PostgreSQL. Installs the independent reference tools the tests
-# compare against (sox decodes G.711 for the audio checks) when the machine lacks them.
+# time with the catalog on PostgreSQL. Installs what the build and the audio tests need
+# first (scripts/setup.sh: cmake for libopus; sox and ffmpeg, the reference tools).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v sox >/dev/null 2>&1; then
-    echo "installing sox (reference decoder for the audio tests)"
-    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends sox >/dev/null
-fi
+scripts/setup.sh
 
 # The PostgreSQL run needs the local server (127.0.0.1:5432, user postgres, trust auth);
 # start it if it is installed but not running. It must be there: the run fails without it.

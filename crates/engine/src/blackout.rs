@@ -10,6 +10,7 @@
 use store::{BlackoutSpan, CallRow, Micros, Write};
 use wire::Code;
 
+use crate::events::{EventData, EventKind, Events};
 use crate::state::{LiveCall, LiveRecording, State};
 use crate::{ApiError, Engine, now_micros};
 
@@ -140,7 +141,7 @@ impl Engine {
                 ));
             }
             return self
-                .agent_blackout(guard, phone_agent, start, now_micros())
+                .agent_blackout(guard, device_id, phone_agent, start, now_micros())
                 .await;
         };
         let call = dev.live_index(instance);
@@ -152,15 +153,13 @@ impl Engine {
                 return Err(not_in_call(device_id, instance));
             };
             let State {
-                devices, recorder, ..
+                devices,
+                recorder,
+                events,
+                ..
             } = st;
             if let Some(call) = devices.get_mut(device_id).and_then(|d| d.calls.get_mut(i)) {
-                let at = call.now();
-                if start {
-                    call.black_out(at);
-                } else {
-                    call.lift(recorder, at);
-                }
+                switch(call, recorder, events, start);
                 writes.extend(call.writes());
             }
             return self.apply_writes(guard, writes).await;
@@ -172,7 +171,8 @@ impl Engine {
         if owner.is_none() && start {
             return Err(not_in_call(device_id, instance));
         }
-        self.agent_blackout(guard, owner, start, now_micros()).await
+        self.agent_blackout(guard, device_id, owner, start, now_micros())
+            .await
     }
 
     /// Opens or closes the agent-mode blackout of `owner` and applies it to the owner's
@@ -180,6 +180,7 @@ impl Engine {
     async fn agent_blackout(
         &self,
         mut guard: tokio::sync::MutexGuard<'_, State>,
+        device_id: &str,
         owner: Option<String>,
         start: bool,
         now: Micros,
@@ -189,34 +190,54 @@ impl Engine {
         };
         let st = &mut *guard;
         let mut writes = Vec::new();
-        if start {
-            if !st.agent_blackouts.contains_key(&owner) {
+        let changed = if start {
+            let opened = !st.agent_blackouts.contains_key(&owner);
+            if opened {
                 st.agent_blackouts.insert(owner.clone(), now);
                 writes.push(Write::OpenBlackout {
                     owner: owner.clone(),
                     start: Some(now),
                 });
             }
-        } else if st.agent_blackouts.remove(&owner).is_some() {
-            writes.push(Write::OpenBlackout {
-                owner: owner.clone(),
-                start: None,
-            });
-        }
+            opened
+        } else {
+            let closed = st.agent_blackouts.remove(&owner).is_some();
+            if closed {
+                writes.push(Write::OpenBlackout {
+                    owner: owner.clone(),
+                    start: None,
+                });
+            }
+            closed
+        };
         let State {
-            devices, recorder, ..
+            devices,
+            recorder,
+            events,
+            ..
         } = st;
+        let mut covered_calls = 0;
         for call in devices.values_mut().flat_map(|d| d.calls.iter_mut()) {
             if self::owner(&call.row) != owner {
                 continue;
             }
-            let at = call.now();
-            if start {
-                call.black_out(at);
-            } else {
-                call.lift(recorder, at);
-            }
+            covered_calls += 1;
+            switch(call, recorder, events, start);
             writes.extend(call.writes());
+        }
+        // With no live call to carry it, the event names the device the request named.
+        if changed && covered_calls == 0 {
+            let what = if start {
+                "opened; it covers the agent's calls until BLACKOUTSTOP"
+            } else {
+                "closed"
+            };
+            events.emit(
+                blackout_event(start),
+                device_id,
+                "",
+                EventData::Alert(format!("the agent's blackout is {what}")),
+            );
         }
         self.apply_writes(guard, writes).await
     }
@@ -250,6 +271,28 @@ impl Engine {
                 .agent_blackouts
                 .contains_key(&format!("device:{device_id}"))
                 || shown.is_some_and(|c| st.agent_blackouts.contains_key(&owner(c))))
+    }
+}
+
+/// Starts or lifts the blackout of one call, announcing it when that changes anything.
+fn switch(call: &mut LiveCall, recorder: &recorder::Recorder, events: &mut Events, start: bool) {
+    let was = call.blackout.is_some();
+    let at = call.now();
+    if start {
+        call.black_out(at);
+    } else {
+        call.lift(recorder, at);
+    }
+    if was != call.blackout.is_some() {
+        events.call(blackout_event(start), call.view());
+    }
+}
+
+fn blackout_event(start: bool) -> EventKind {
+    if start {
+        EventKind::BlackoutStart
+    } else {
+        EventKind::BlackoutStop
     }
 }
 

@@ -5,6 +5,7 @@ use store::{CallMeta, CallRow, Micros, RecordingKind, RecordingRow, RecordingSta
 use tokio::sync::MutexGuard;
 use wire::Code;
 
+use crate::events::EventKind;
 use crate::state::{CallView, LiveCall, LiveRecording, State};
 use crate::{ApiError, Engine, MetaUpdate, now_micros};
 
@@ -56,10 +57,12 @@ impl Engine {
                     call.implicit = false;
                     if !call.full_recording_open() {
                         self.start_full_recording(st, &mut call, now, meta).await;
+                        st.events.full_recording_started(&call);
                     }
                 }
                 writes.extend(call.writes());
                 let view = call.view();
+                st.events.call(EventKind::CallUpdate, view.clone());
                 device_mut(st, device_id)?.calls.insert(i, call);
                 view
             } else {
@@ -80,12 +83,14 @@ impl Engine {
                         },
                     )
                     .await;
+                st.events.call_started(&call);
                 writes.extend(call.writes());
                 let view = call.view();
                 device_mut(st, device_id)?.calls.push(call);
                 view
             }
         };
+        guard.device_state_changed(device_id);
         self.apply(guard, writes, finishing).await?;
         Ok(view)
     }
@@ -126,6 +131,7 @@ impl Engine {
             let call = &mut dev.calls[i];
             update_call(call, meta);
             let (writes, view) = (call.writes(), call.view());
+            st.events.call(EventKind::CallUpdate, view.clone());
             self.apply(guard, writes, Vec::new()).await?;
             return Ok(view);
         }
@@ -157,6 +163,15 @@ impl Engine {
     ) -> Result<CallView, ApiError> {
         let mut guard = self.inner.state.lock().await;
         let st = &mut *guard;
+        if let Some(row) = crate::sessions::session_by_record_id(st, record_id) {
+            meta.apply_recording(row);
+            let row = row.clone();
+            let view = crate::sessions::live_view(row.clone(), now_micros());
+            st.events.call(EventKind::CallUpdate, view.clone());
+            self.apply(guard, vec![Write::Recording(row)], Vec::new())
+                .await?;
+            return Ok(view);
+        }
         for dev in st.devices.values_mut() {
             for call in &mut dev.calls {
                 if let Some(rec) = call
@@ -167,6 +182,7 @@ impl Engine {
                     meta.apply_recording(&mut rec.row);
                     let writes = vec![Write::Recording(rec.row.clone())];
                     let view = CallView::from_recording(rec.row.clone());
+                    st.events.call(EventKind::CallUpdate, view.clone());
                     self.apply(guard, writes, Vec::new()).await?;
                     return Ok(view);
                 }
@@ -208,6 +224,7 @@ impl Engine {
                 return Err(e);
             }
         };
+        st.device_state_changed(device_id);
         self.apply(guard, writes, Vec::new()).await?;
         Ok(view)
     }
@@ -288,11 +305,13 @@ impl Engine {
                 };
                 call.recordings.push(rec);
                 call.cover_recordings();
+                st.events.call(EventKind::CallStart, call.view());
                 writes.extend(call.writes());
                 device_mut(st, device_id)?.calls.push(call);
                 view
             }
         };
+        st.events.call(EventKind::RecordingStarted, view.clone());
         device_mut(st, device_id)?.last_event = Some(now_micros());
         Ok(view)
     }
@@ -320,6 +339,8 @@ impl Engine {
                 if rec.is_open() && rec.row.kind == RecordingKind::Partial {
                     close_recording(&mut st.channels, &st.recorder, rec, at);
                     finishing.push((rec.row.record_id, at));
+                    st.events
+                        .recording(EventKind::RecordingStopped, &call.row, &rec.row);
                     stopped = Some(rec.row.clone());
                 }
             }
@@ -340,6 +361,7 @@ impl Engine {
             };
             view.recording = Some(stopped);
             view.recording_now = false;
+            st.device_state_changed(device_id);
             view
         };
         self.apply(guard, writes, finishing).await?;
@@ -368,9 +390,11 @@ impl Engine {
     ) -> Result<CallView, ApiError> {
         meta.apply_recording(&mut rec);
         refresh_last(&mut guard, &rec);
-        self.apply(guard, vec![Write::Recording(rec.clone())], Vec::new())
+        let view = CallView::from_recording(rec.clone());
+        guard.events.call(EventKind::CallUpdate, view.clone());
+        self.apply(guard, vec![Write::Recording(rec)], Vec::new())
             .await?;
-        Ok(CallView::from_recording(rec))
+        Ok(view)
     }
 
     /// Queues writes in the order the engine applied them. Call it while holding the state
@@ -419,6 +443,7 @@ impl Engine {
 
     /// Starts a call: allocates its key, asks the schedule, and (when `record_now`) opens the
     /// full recording. A recording that cannot start leaves the call unrecorded with the reason.
+    /// The caller announces the call (`events.call_started`) once it is sure to keep it.
     pub(crate) async fn begin_call(&self, st: &mut State, new: NewCall<'_>) -> LiveCall {
         let mut meta = CallMeta::default();
         new.meta.apply_meta(&mut meta);
@@ -626,11 +651,13 @@ pub(crate) fn end_call(
         span.1 = Some(at);
     }
     for rec in &mut call.recordings {
+        rec.row.call_end = Some(at);
         if rec.is_open() {
             close_recording(&mut st.channels, &st.recorder, rec, at);
             finishing.push((rec.row.record_id, at));
+            st.events
+                .recording(EventKind::RecordingStopped, &call.row, &rec.row);
         }
-        rec.row.call_end = Some(at);
     }
     writes.extend(call.writes());
     let view = call.view();
@@ -638,6 +665,8 @@ pub(crate) fn end_call(
     if let Some(d) = &call.dialog {
         st.dialogs.remove(d);
     }
+    st.events.call(EventKind::CallStop, view.clone());
+    st.device_state_changed(device_id);
     view
 }
 

@@ -7,9 +7,11 @@
 
 mod blackout;
 mod calls;
+mod events;
 mod media;
 mod meta;
 mod recovery;
+mod sessions;
 mod state;
 mod status;
 
@@ -21,6 +23,7 @@ use store::Store;
 use tokio::sync::Mutex;
 use wire::Code;
 
+pub use events::{Event, EventData, EventKind};
 pub use meta::MetaUpdate;
 pub use state::{CallView, ChannelView, DeviceView, InstanceView};
 pub use status::EngineStatus;
@@ -99,6 +102,8 @@ pub struct EngineConfig {
     /// Blackouts cover all of the agent's calls until BLACKOUTSTOP (agent mode), rather than
     /// only the call named (call mode).
     pub agent_blackouts: bool,
+    /// How many events a client of the events port may fall behind before it loses some.
+    pub event_queue: usize,
 }
 
 impl Default for EngineConfig {
@@ -108,6 +113,7 @@ impl Default for EngineConfig {
             min_free_bytes: 512 * 1024 * 1024,
             auto_create_devices: true,
             agent_blackouts: true,
+            event_queue: 1024,
         }
     }
 }

@@ -33,9 +33,11 @@ impl Engine {
                     if call.record_on_answer {
                         self.start_full_recording(st, &mut call, at, &MetaUpdate::default())
                             .await;
+                        st.events.full_recording_started(&call);
                     }
                     writes.extend(call.writes());
                     put_call(st, &device, i, call);
+                    st.device_state_changed(&device);
                 }
                 MediaEvent::Audio {
                     dialog,
@@ -156,12 +158,14 @@ impl Engine {
         // The schedule's decision is carried out when the call is answered.
         call.record_on_answer = call.row.recorded;
         call.clock_offset = at - now_micros();
+        st.events.call_started(&call);
         writes.extend(call.writes());
         let device = device.clone();
         if let Some(dev) = st.devices.get_mut(&device) {
             dev.last_event = Some(at);
             dev.calls.push(call);
         }
+        st.device_state_changed(&device);
         st.dialogs.insert(dialog, device);
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use recorder::{Recorder, Recovered};
-use store::{RecordingState, Store, Write};
+use store::{RecordingKind, RecordingState, Store, Write};
 use tokio::sync::Mutex;
 
 use crate::state::State;
@@ -26,10 +26,22 @@ impl Engine {
             .iter()
             .map(|r| r.record_id)
             .fold(max_record, i64::max);
-        let mut state = State::new(config.channels, max_call, max_record, recorder.clone());
+        let mut state = State::new(
+            config.channels,
+            max_call,
+            max_record,
+            recorder.clone(),
+            crate::events::Events::new(config.event_queue),
+        );
         state.agent_blackouts = store.open_blackouts().await?.into_iter().collect();
         for device in store.device_ids().await? {
             state.devices.insert(device, Default::default());
+        }
+        // Chat and screen sessions outlive a restart: they stay active until CHATSTOP.
+        for rec in store.open_recordings().await? {
+            if rec.kind == RecordingKind::Screen {
+                state.sessions.insert(rec.call_instance.clone(), rec);
+            }
         }
         let writes = close_left_open(&store, &recorder, recovered).await?;
         if !writes.is_empty() {
@@ -83,6 +95,10 @@ async fn close_left_open(
     let mut writes = Vec::new();
     let mut call_ends: HashMap<i64, i64> = HashMap::new();
     for mut rec in store.open_recordings().await? {
+        if rec.kind == RecordingKind::Screen {
+            // An active chat or screen session: no media, nothing to recover.
+            continue;
+        }
         let duration_ms = match by_id.remove(&rec.record_id) {
             Some(r) => r.duration_ms,
             None => {

@@ -180,6 +180,10 @@ pub(crate) struct State {
     pub dialogs: HashMap<String, String>,
     /// Set by shutdown: no call or recording starts any more.
     pub stopping: bool,
+    /// Active chat and screen sessions by SESSIONID: their open SCREEN recordings.
+    pub sessions: BTreeMap<String, RecordingRow>,
+    /// Events for the events port, numbered in the order they are applied.
+    pub events: crate::events::Events,
 }
 
 impl State {
@@ -188,6 +192,7 @@ impl State {
         max_call_key: i64,
         max_record_id: i64,
         recorder: recorder::Recorder,
+        events: crate::events::Events,
     ) -> Self {
         State {
             agent_blackouts: BTreeMap::new(),
@@ -198,6 +203,8 @@ impl State {
             next_record_id: max_record_id + 1,
             dialogs: HashMap::new(),
             stopping: false,
+            sessions: BTreeMap::new(),
+            events,
         }
     }
 

@@ -110,7 +110,7 @@ impl Engine {
     }
 }
 
-fn device_view(id: &str, dev: &Device) -> DeviceView {
+pub(crate) fn device_view(id: &str, dev: &Device) -> DeviceView {
     // The active instance: the newest one recording, else the most recent live one.
     let live = dev
         .calls

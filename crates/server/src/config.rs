@@ -29,6 +29,9 @@ pub struct ServeArgs {
     /// Socket API listen address [default: 127.0.0.1:5620].
     #[arg(long, env = "CALLVAULT_SOCKET", value_name = "ADDR")]
     pub socket: Option<SocketAddr>,
+    /// Events listen address [default: 127.0.0.1:5621].
+    #[arg(long, env = "CALLVAULT_EVENTS", value_name = "ADDR")]
+    pub events: Option<SocketAddr>,
     /// Replay a pcap or pcapng file through the SIP/RTP capture (repeatable).
     #[arg(
         long = "capture-file",
@@ -69,6 +72,8 @@ pub struct Config {
     pub database: Database,
     pub api: Api,
     pub devices: Devices,
+    pub chat: Chat,
+    pub events: Events,
     /// TERMINOLOGY values that replace the defaults, by term (`AGENT = "Associate"`).
     pub terminology: BTreeMap<String, String>,
     pub blackout: Blackout,
@@ -79,6 +84,7 @@ pub struct Config {
 pub struct Listen {
     pub http: SocketAddr,
     pub socket: SocketAddr,
+    pub events: SocketAddr,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -86,6 +92,9 @@ pub struct Listen {
 pub struct Capture {
     pub files: Vec<PathBuf>,
     pub speed: CaptureSpeed,
+    /// Wait this long after the listeners are bound before replaying the files, so clients
+    /// (an events client, for instance) can connect first.
+    pub start_delay_ms: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -125,6 +134,30 @@ pub struct Devices {
     pub auto_create: bool,
 }
 
+/// Chat and screen sessions (CHATSTART): what a session gets when the request does not say.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Chat {
+    /// KEEPDAYS of a new session; unset = empty.
+    pub keep_days: Option<u32>,
+    /// ARCHIVEACTION of a new session.
+    pub archive_action: String,
+}
+
+/// The events port (PROTOCOL §7).
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Events {
+    /// How many events a client may fall behind before it loses some (and is told how many).
+    pub queue: usize,
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Events { queue: 1024 }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -135,6 +168,8 @@ impl Default for Config {
             database: Database::default(),
             api: Api::default(),
             devices: Devices::default(),
+            chat: Chat::default(),
+            events: Events::default(),
             terminology: BTreeMap::new(),
             blackout: Blackout::default(),
         }
@@ -146,6 +181,7 @@ impl Default for Listen {
         Listen {
             http: SocketAddr::from(([127, 0, 0, 1], 2012)),
             socket: SocketAddr::from(([127, 0, 0, 1], 5620)),
+            events: SocketAddr::from(([127, 0, 0, 1], 5621)),
         }
     }
 }
@@ -217,6 +253,9 @@ impl Config {
         if let Some(a) = args.socket {
             config.listen.socket = a;
         }
+        if let Some(a) = args.events {
+            config.listen.events = a;
+        }
         if !args.capture_files.is_empty() {
             config.capture.files = args.capture_files;
         }
@@ -237,6 +276,9 @@ impl Config {
     fn validate(&self) -> anyhow::Result<()> {
         if self.recorder.channels == 0 {
             bail!("recorder.channels must be at least 1");
+        }
+        if self.events.queue == 0 {
+            bail!("events.queue must be at least 1");
         }
         if self.api.calllist_max == 0 || self.api.calllist_default == 0 {
             bail!("api.calllist_max and api.calllist_default must be at least 1");
@@ -376,6 +418,8 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from("/srv/cv"));
         assert_eq!(config.listen.http.to_string(), "127.0.0.1:0");
         assert_eq!(config.listen.socket.to_string(), "127.0.0.1:5620");
+        assert_eq!(config.listen.events.to_string(), "127.0.0.1:5621");
+        assert_eq!(config.events.queue, 1024);
         assert_eq!(config.recorder.channels, 8);
         assert_eq!(config.recordings_dir(), PathBuf::from("/srv/cv/recordings"));
     }
@@ -392,6 +436,59 @@ mod tests {
         .unwrap_err();
         assert!(format!("{err:#}").contains("chanels"), "{err:#}");
         std::fs::write(&file, "[api]\ntimezone = \"Mars/Olympus\"\n").unwrap();
+        assert!(
+            Config::load(ServeArgs {
+                config: Some(file),
+                ..ServeArgs::default()
+            })
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn chat_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        let load = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            Config::load(ServeArgs {
+                config: Some(file.clone()),
+                ..ServeArgs::default()
+            })
+        };
+        let config = load("").unwrap();
+        assert_eq!(config.chat.keep_days, None);
+        assert_eq!(config.chat.archive_action, "");
+        let config = load("[chat]\nkeep_days = 30\narchive_action = \"ARCHIVE\"\n").unwrap();
+        assert_eq!(config.chat.keep_days, Some(30));
+        assert_eq!(config.chat.archive_action, "ARCHIVE");
+        assert!(load("[chat]\nkeep_days = -1\n").is_err());
+    }
+
+    #[test]
+    fn events_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[listen]\nevents = \"127.0.0.1:7000\"\n[events]\nqueue = 16\n",
+        )
+        .unwrap();
+        let config = Config::load(ServeArgs {
+            config: Some(file.clone()),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(config.listen.events.to_string(), "127.0.0.1:7000");
+        assert_eq!(config.events.queue, 16);
+        let config = Config::load(ServeArgs {
+            config: Some(file.clone()),
+            events: Some("127.0.0.1:0".parse().unwrap()),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(config.listen.events.to_string(), "127.0.0.1:0");
+        std::fs::write(&file, "[events]\nqueue = 0\n").unwrap();
         assert!(
             Config::load(ServeArgs {
                 config: Some(file),

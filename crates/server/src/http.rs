@@ -1,5 +1,7 @@
 //! The WebAPI: `/webAPI.aspx` over HTTP, in all four request forms (PROTOCOL §1.1).
 
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
@@ -145,18 +147,15 @@ async fn handle(
     }
 }
 
-/// Streams a media file, so memory does not grow with its size.
+/// Sends a recording in its export format, streamed, so memory does not grow with its size.
 async fn send_file(req: &wire::Request, media: Media) -> Response {
-    let file = match tokio::fs::File::open(&media.path).await {
+    let file = match open_media(&media).await {
         Ok(f) => f,
-        Err(e) => {
-            tracing::error!(path = %media.path.display(), error = %e, "recording file cannot be read");
+        Err(why) => {
+            tracing::error!(path = %media.path.display(), format = %media.format, error = %why, "recording cannot be exported");
             let result = crate::commands::respond(
                 req,
-                Err(engine::ApiError::new(
-                    Code::RecordingNotFound,
-                    "the recording's media file is missing",
-                )),
+                Err(engine::ApiError::new(Code::RecordingNotFound, why)),
             );
             return xml(StatusCode::OK, result);
         }
@@ -166,7 +165,7 @@ async fn send_file(req: &wire::Request, media: Media) -> Response {
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        header::HeaderValue::from_static(media.content_type),
+        header::HeaderValue::from_static(media.format.content_type()),
     );
     if let Ok(v) =
         header::HeaderValue::from_str(&format!("attachment; filename=\"{}\"", media.file_name))
@@ -177,4 +176,45 @@ async fn send_file(req: &wire::Request, media: Media) -> Response {
         h.insert(header::CONTENT_LENGTH, header::HeaderValue::from(len));
     }
     response
+}
+
+/// The file to stream: the stored WAV itself, or for another format, the recording encoded
+/// on a blocking thread (never on the async runtime) into an anonymous temporary file
+/// beside the recordings, which disappears once sent. A file rather than a pipe, because
+/// MP3's LAME tag is written last, at the start of the file, and so the response carries
+/// a Content-Length.
+async fn open_media(media: &Media) -> Result<tokio::fs::File, String> {
+    let missing = |e: std::io::Error| {
+        tracing::debug!(error = %e, "recording file cannot be opened");
+        "the recording's media file is missing".to_string()
+    };
+    if media.format == ::export::Format::Wav {
+        return tokio::fs::File::open(&media.path).await.map_err(missing);
+    }
+    let path = media.path.clone();
+    let dir = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let format = media.format;
+    let encoded = tokio::task::spawn_blocking(move || -> Result<std::fs::File, String> {
+        let input = std::fs::File::open(&path).map_err(missing)?;
+        let fail = |e: &dyn std::fmt::Display| format!("{format} export failed: {e}");
+        let mut out = tempfile::tempfile_in(&dir).map_err(|e| fail(&e))?;
+        let mut writer = std::io::BufWriter::new(&mut out);
+        ::export::encode(
+            format,
+            ::export::Options::default(),
+            std::io::BufReader::new(input),
+            &mut writer,
+        )
+        .map_err(|e| fail(&e))?;
+        writer.flush().map_err(|e| fail(&e))?;
+        drop(writer);
+        out.seek(SeekFrom::Start(0)).map_err(|e| fail(&e))?;
+        Ok(out)
+    })
+    .await
+    .map_err(|e| format!("{format} export failed: {e}"))??;
+    Ok(tokio::fs::File::from_std(encoded))
 }

@@ -489,6 +489,28 @@ fn export_wav_and_its_errors() {
         31,
     );
     assert!(field(&doc, "RESULTMSG").contains("no audio"), "{doc}");
+    // Every format is accepted; the recording still has no audio.
+    for token in [
+        "mp3",
+        "WEBM",
+        "webma",
+        "GSMWAV",
+        "gsm",
+        "GSM_WAV",
+        "GSM%20WAV",
+    ] {
+        let doc = ok(
+            &s,
+            &format!(
+                "type=export&requestid=4&uniquefield=user2&uniqueid=10121968&media_format={token}"
+            ),
+            31,
+        );
+        assert!(
+            field(&doc, "RESULTMSG").contains("no audio"),
+            "{token}: {doc}"
+        );
+    }
     ok(
         &s,
         "type=export&requestid=5&uniquefield=recordid&uniqueid=424242&media_format=wav",

@@ -34,22 +34,9 @@ pub async fn export(ctx: &Ctx, req: &Request) -> Result<Media, ApiError> {
             "UNIQUEFIELD must be RECORDID, CALLID, ANI, DNIS or USER1 to USER15, not {field_name:?}"
         ))
     })?;
-    let format = format.trim().to_ascii_uppercase();
-    match format.as_str() {
-        "WAV" => {}
-        "MP3" | "WEBM" | "WEBMA" | "GSMWAV" | "GSM" | "GSM_WAV" | "GSM WAV" => {
-            return Err(ApiError::new(
-                Code::MediaFormatInvalid,
-                format!("{format} export is not available yet; use WAV"),
-            ));
-        }
-        _ => {
-            return Err(ApiError::new(
-                Code::MediaFormatInvalid,
-                format!("MEDIA_FORMAT {format:?} is not one of MP3, WEBM, WEBMA, GSMWAV, WAV"),
-            ));
-        }
-    }
+    let format: ::export::Format = format.parse().map_err(|e: ::export::UnknownFormat| {
+        ApiError::new(Code::MediaFormatInvalid, e.to_string())
+    })?;
     if p.flag("ENCRYPT")?.unwrap_or(false) {
         p.required("PASSWORD")?;
         return Err(ApiError::new(
@@ -77,10 +64,10 @@ pub async fn export(ctx: &Ctx, req: &Request) -> Result<Media, ApiError> {
             ),
         )
     })?;
-    media(ctx, rec)
+    media(ctx, rec, format)
 }
 
-fn media(ctx: &Ctx, rec: RecordingRow) -> Result<Media, ApiError> {
+fn media(ctx: &Ctx, rec: RecordingRow, format: ::export::Format) -> Result<Media, ApiError> {
     let not_found = |why: String| ApiError::new(Code::RecordingNotFound, why);
     if rec.state == RecordingState::Open {
         return Err(not_found(format!(
@@ -96,7 +83,7 @@ fn media(ctx: &Ctx, rec: RecordingRow) -> Result<Media, ApiError> {
     }
     Ok(Media {
         path: ctx.recordings_dir.join(&rec.media_path),
-        content_type: "audio/wav",
-        file_name: format!("{}.wav", rec.record_id),
+        format,
+        file_name: format!("{}.{}", rec.record_id, format.extension()),
     })
 }

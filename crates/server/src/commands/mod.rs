@@ -4,6 +4,7 @@
 mod blackout;
 mod calllist;
 mod calls;
+mod chat;
 mod directory_status;
 mod export;
 mod groups;
@@ -36,6 +37,9 @@ pub struct Ctx {
     pub recordings_dir: PathBuf,
     /// TERMINOLOGY's terms and values.
     pub terms: Vec<(String, String)>,
+    /// KEEPDAYS and ARCHIVEACTION of a chat session whose CHATSTART gives none.
+    pub chat_keep_days: Option<i64>,
+    pub chat_archive_action: String,
 }
 
 impl Ctx {
@@ -60,6 +64,8 @@ impl Ctx {
             captures,
             recordings_dir: config.recordings_dir(),
             terms: config.terms().unwrap_or_else(|_| default_terms()),
+            chat_keep_days: config.chat.keep_days.map(i64::from),
+            chat_archive_action: config.chat.archive_action.clone(),
         }
     }
 
@@ -78,10 +84,11 @@ pub enum Transport {
     Socket,
 }
 
-/// A media file to send instead of a `<RESULT>` (a successful EXPORT).
+/// A recording to send instead of a `<RESULT>` (a successful EXPORT): the stored WAV at
+/// `path`, encoded as `format` on the way out.
 pub struct Media {
     pub path: PathBuf,
-    pub content_type: &'static str,
+    pub format: ::export::Format,
     pub file_name: String,
 }
 
@@ -114,6 +121,9 @@ pub async fn execute(ctx: &Ctx, req: &Request, transport: Transport) -> Reply {
         "CALLUPDATE" => calls::call_update(ctx, req).await,
         "RECORDSTART" => recording::record_start(ctx, req).await,
         "RECORDSTOP" => recording::record_stop(ctx, req).await,
+        "CHATSTART" => chat::chat_start(ctx, req).await,
+        "CHATSTOP" => chat::chat_stop(ctx, req).await,
+        "CHATUPDATE" => chat::chat_update(ctx, req).await,
         "DEVICELIST" => status::device_list(ctx).await,
         "DEVICESTATUS" => status::device_status(ctx, req).await,
         "DEVICERECORDINGSTATUS" => status::device_recording_status(ctx, req).await,
@@ -133,6 +143,10 @@ pub async fn execute(ctx: &Ctx, req: &Request, transport: Transport) -> Reply {
         "MODIFYROLEPERMISSION" => groups::modify_role_permission(ctx, req).await,
         "BLACKOUTSTART" => blackout::blackout_start(ctx, req).await,
         "BLACKOUTSTOP" => blackout::blackout_stop(ctx, req).await,
+        "EVENTFILTER" => Err(ApiError::new(
+            Code::InvalidRequestType,
+            "EVENTFILTER is served on the events port",
+        )),
         "EXPORT" => {
             if transport == Transport::Socket {
                 Err(ApiError::new(

@@ -1,0 +1,126 @@
+//! Chat and screen sessions (CHATSTART, CHATSTOP, CHATUPDATE): SCREEN recordings with no
+//! audio, named by the client's SESSIONID. A session is a recording in the catalog like any
+//! other (CALLLIST shows it), but it is not on a device, holds no channel and has no media
+//! file. Its CALLINSTANCE is the SESSIONID. It stays active across restarts: the catalog
+//! row stays OPEN until CHATSTOP, and start-up takes it back as a live session.
+
+use store::{CallMeta, Micros, RecordingKind, RecordingRow, RecordingState, Write};
+use wire::Code;
+
+use crate::events::EventKind;
+use crate::state::{CallView, State};
+use crate::{ApiError, Engine, MetaUpdate, now_micros};
+
+impl Engine {
+    /// CHATSTART: a new SCREEN recording for the session; 1 when the session is already
+    /// active. `meta` carries the agent, the station, USER1–USER15, KEEPDAYS, ARCHIVEACTION.
+    pub async fn chat_start(
+        &self,
+        session_id: &str,
+        meta: &MetaUpdate,
+    ) -> Result<CallView, ApiError> {
+        let mut guard = self.inner.state.lock().await;
+        let st = &mut *guard;
+        if st.stopping {
+            return Err(ApiError::new(
+                Code::SchedulerNotRunning,
+                "the server is shutting down",
+            ));
+        }
+        if st.sessions.contains_key(session_id) {
+            return Err(ApiError::new(
+                Code::AlreadyRecording,
+                format!("session {session_id:?} is already active"),
+            ));
+        }
+        let now = now_micros();
+        let mut row = new_session_row(st, session_id, now);
+        meta.apply_recording(&mut row);
+        st.sessions.insert(session_id.to_string(), row.clone());
+        st.events.session(EventKind::ChatStart, &row);
+        let pending = self.queue(vec![Write::Recording(row.clone())]);
+        drop(guard);
+        self.settle(pending, Vec::new()).await?;
+        Ok(live_view(row, now))
+    }
+
+    /// CHATSTOP: ends the session now; 35 when no such session is active.
+    pub async fn chat_stop(&self, session_id: &str) -> Result<CallView, ApiError> {
+        let mut guard = self.inner.state.lock().await;
+        let Some(mut row) = guard.sessions.remove(session_id) else {
+            return Err(not_found(session_id));
+        };
+        let at = now_micros().max(row.recording_start);
+        row.call_end = Some(at);
+        row.duration_ms = Some((at - row.recording_start) / 1000);
+        row.state = RecordingState::Closed;
+        guard.events.session(EventKind::ChatStop, &row);
+        let pending = self.queue(vec![Write::Recording(row.clone())]);
+        drop(guard);
+        self.settle(pending, Vec::new()).await?;
+        Ok(CallView::from_recording(row))
+    }
+
+    /// CHATUPDATE: changes an active session's USER1–USER15, KEEPDAYS, ARCHIVEACTION (what
+    /// `meta` carries); 35 when no such session is active.
+    pub async fn chat_update(
+        &self,
+        session_id: &str,
+        meta: &MetaUpdate,
+    ) -> Result<CallView, ApiError> {
+        let mut guard = self.inner.state.lock().await;
+        let Some(row) = guard.sessions.get_mut(session_id) else {
+            return Err(not_found(session_id));
+        };
+        meta.apply_recording(row);
+        let row = row.clone();
+        let pending = self.queue(vec![Write::Recording(row.clone())]);
+        drop(guard);
+        self.settle(pending, Vec::new()).await?;
+        Ok(live_view(row, now_micros()))
+    }
+}
+
+/// The live session holding recording `record_id`, if any (CALLUPDATE by RECORDID).
+pub(crate) fn session_by_record_id(st: &mut State, record_id: i64) -> Option<&mut RecordingRow> {
+    st.sessions.values_mut().find(|r| r.record_id == record_id)
+}
+
+/// The catalog row of a session starting at `now`: ids from the engine, no device, no
+/// channel, no media.
+fn new_session_row(st: &mut State, session_id: &str, now: Micros) -> RecordingRow {
+    RecordingRow {
+        record_id: st.record_id(),
+        call_key: st.call_key(),
+        device_id: String::new(),
+        call_instance: session_id.to_string(),
+        meta: CallMeta::default(),
+        call_start: now,
+        call_end: None,
+        recording_start: now,
+        duration_ms: None,
+        kind: RecordingKind::Screen,
+        audio: false,
+        keep_days: None,
+        archive_action: String::new(),
+        cti_initiated: true,
+        agent_initiated: false,
+        blackouts: 0,
+        locked: false,
+        state: RecordingState::Open,
+        media_path: String::new(),
+    }
+}
+
+/// An active session as results show it: its length so far.
+pub(crate) fn live_view(mut row: RecordingRow, now: Micros) -> CallView {
+    row.duration_ms = Some((now - row.recording_start).max(0) / 1000);
+    CallView::from_recording(row)
+}
+
+fn not_found(session_id: &str) -> ApiError {
+    ApiError::new(
+        Code::SessionNotFound,
+        format!("no active session has SESSIONID {session_id:?}"),
+    )
+}

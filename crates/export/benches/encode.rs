@@ -1,0 +1,159 @@
+//! Encoding a 10-minute two-channel call in every export format, against the reference
+//! command-line encoders on the same audio in the same run: sox for GSM WAV (and for the
+//! WAV copy), lame for MP3, opusenc for Opus. The reference tools are given the mono mix
+//! ready-made as raw PCM, at the settings our encoders use; ours read the two-channel WAV
+//! and mix it themselves. Each figure is the best of three runs.
+//!
+//! Run: cargo bench -p callvault-export --bench encode
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use export::{Format, Options};
+
+const SECONDS: usize = 600;
+
+fn best_of_three(mut f: impl FnMut()) -> Duration {
+    (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .min()
+        .unwrap_or_default()
+}
+
+fn ours(format: Format, input: &Path, output: &Path) -> Duration {
+    best_of_three(|| {
+        let reader = std::io::BufReader::new(std::fs::File::open(input).expect("input"));
+        let writer = std::io::BufWriter::new(std::fs::File::create(output).expect("output"));
+        export::encode(format, Options::default(), reader, writer).expect("encode");
+    })
+}
+
+fn tool(program: &str, args: &[&str]) -> Duration {
+    best_of_three(|| run(Command::new(program).args(args)))
+}
+
+fn main() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = |name: &str| dir.path().join(name);
+    let s = |name: &str| p(name).to_string_lossy().into_owned();
+
+    // Ten minutes of the corpus speech on one side and the corpus call on the other.
+    let (speech, call) = corpus_speech();
+    let n = SECONDS * RATE;
+    let left: Vec<i16> = speech.iter().cycle().take(n).copied().collect();
+    let right: Vec<i16> = call
+        .iter()
+        .cycle()
+        .skip(3 * RATE)
+        .take(n)
+        .copied()
+        .collect();
+    let mixed: Vec<i16> = left
+        .iter()
+        .zip(&right)
+        .map(|(&a, &b)| export::mix(a, b))
+        .collect();
+    std::fs::write(p("call.wav"), wav(2, &interleave(&left, &right))).expect("write");
+    std::fs::write(p("mono.raw"), to_bytes(&mixed)).expect("write");
+    let raw_in = [
+        "-t", "raw", "-r", "8000", "-e", "signed", "-b", "16", "-c", "1",
+    ];
+
+    let rows = [
+        (
+            "WAV (copy)",
+            ours(Format::Wav, &p("call.wav"), &p("ours.wav")),
+            "sox (copy)",
+            tool("sox", &[&s("call.wav"), &s("sox.wav")]),
+        ),
+        (
+            "GSM WAV",
+            ours(Format::GsmWav, &p("call.wav"), &p("ours-gsm.wav")),
+            "sox -e gsm-full-rate",
+            tool(
+                "sox",
+                &[
+                    &raw_in[..],
+                    &[&s("mono.raw"), "-e", "gsm-full-rate", &s("sox-gsm.wav")],
+                ]
+                .concat(),
+            ),
+        ),
+        (
+            "MP3 32 kbit/s mono",
+            ours(Format::Mp3, &p("call.wav"), &p("ours.mp3")),
+            "lame -b 32 --cbr -q 5",
+            tool(
+                "lame",
+                &[
+                    "--quiet",
+                    "-r",
+                    "-s",
+                    "8",
+                    "--bitwidth",
+                    "16",
+                    "--signed",
+                    "--little-endian",
+                    "-m",
+                    "m",
+                    "-b",
+                    "32",
+                    "--cbr",
+                    "-q",
+                    "5",
+                    &s("mono.raw"),
+                    &s("lame.mp3"),
+                ],
+            ),
+        ),
+        (
+            "WebM/Opus 24 kbit/s mono",
+            ours(Format::Webm, &p("call.wav"), &p("ours.webm")),
+            "opusenc --bitrate 24",
+            tool(
+                "opusenc",
+                &[
+                    "--quiet",
+                    "--raw",
+                    "--raw-rate",
+                    "8000",
+                    "--raw-chan",
+                    "1",
+                    "--bitrate",
+                    "24",
+                    &s("mono.raw"),
+                    &s("opusenc.opus"),
+                ],
+            ),
+        ),
+    ];
+
+    println!("Encoding {SECONDS} s of two-channel 8 kHz audio (best of 3 runs)\n");
+    println!("| format | ours | reference | reference time | ours/reference | ours, × real time |");
+    println!("|---|---|---|---|---|---|");
+    for (format, ours, reference, theirs) in rows {
+        println!(
+            "| {format} | {:.3} s | {reference} | {:.3} s | {:.2} | {:.0}× |",
+            ours.as_secs_f64(),
+            theirs.as_secs_f64(),
+            ours.as_secs_f64() / theirs.as_secs_f64(),
+            SECONDS as f64 / ours.as_secs_f64(),
+        );
+    }
+    let same = std::fs::read(p("ours-gsm.wav"))
+        .ok()
+        .map(|f| f[60..].to_vec())
+        == std::fs::read(p("sox-gsm.wav"))
+            .ok()
+            .map(|f| f[60..].to_vec());
+    println!("\nGSM data identical to sox's: {same}");
+}

@@ -1,0 +1,139 @@
+//! CHATSTART, CHATSTOP, CHATUPDATE: chat and screen sessions, named by SESSIONID.
+
+use engine::{ApiError, MetaUpdate};
+use store::User;
+use wire::{Code, Request};
+
+use super::{Ctx, Done, Params, invalid};
+use crate::render;
+
+/// The directory fields CHATSTART's KEYNAME may name.
+const KEYNAMES: [&str; 5] = ["USERNAME", "SYS_USER", "CRM_USER", "EMPLOYEE_ID", "EMAIL"];
+
+pub async fn chat_start(ctx: &Ctx, req: &Request) -> Result<Done, ApiError> {
+    let p = Params(req);
+    let session_id = p.required("SESSIONID")?;
+    let mut meta = session_fields(&p)?;
+    meta.station_name = p.raw("STATIONNAME").map(str::to_string);
+    if meta.keep_days.is_none() {
+        meta.keep_days = ctx.chat_keep_days;
+    }
+    if meta.archive_action.is_none() {
+        meta.archive_action = Some(ctx.chat_archive_action.clone());
+    }
+    let user = agent(ctx, &p).await?;
+    let name = ctx.engine.store().user_name(user.user_id).await?;
+    meta.agent_id = Some(user.user_id.to_string());
+    meta.agent_name = Some(name.unwrap_or_default());
+    let view = ctx.engine.chat_start(session_id, &meta).await?;
+    Ok(Done {
+        code: Code::RecordingStarted,
+        body: vec![render::call(ctx, &view)],
+    })
+}
+
+pub async fn chat_stop(ctx: &Ctx, req: &Request) -> Result<Done, ApiError> {
+    let p = Params(req);
+    let session_id = p.required("SESSIONID")?;
+    let view = ctx.engine.chat_stop(session_id).await?;
+    Ok(Done {
+        code: Code::RecordingStopped,
+        body: vec![render::call(ctx, &view)],
+    })
+}
+
+pub async fn chat_update(ctx: &Ctx, req: &Request) -> Result<Done, ApiError> {
+    let p = Params(req);
+    let session_id = p.required("SESSIONID")?;
+    let meta = session_fields(&p)?;
+    let view = ctx.engine.chat_update(session_id, &meta).await?;
+    Ok(Done::ok(vec![render::call(ctx, &view)]))
+}
+
+/// USER1–USER15, KEEPDAYS and ARCHIVEACTION as the request gives them.
+fn session_fields(p: &Params<'_>) -> Result<MetaUpdate, ApiError> {
+    let mut m = MetaUpdate {
+        archive_action: p.raw("ARCHIVEACTION").map(str::to_string),
+        ..MetaUpdate::default()
+    };
+    for (i, slot) in m.user.iter_mut().enumerate() {
+        *slot = p.raw(&format!("USER{}", i + 1)).map(str::to_string);
+    }
+    if let Some(k) = p.integer("KEEPDAYS")? {
+        if k < 0 {
+            return Err(invalid("KEEPDAYS must not be negative"));
+        }
+        m.keep_days = Some(k);
+    }
+    Ok(m)
+}
+
+/// The session's agent: AGENTID (a USER_ID), else the user whose KEYNAME field equals
+/// KEYVALUE. 24 when no such agent (unknown, deleted, or not an agent); 25 when the agent is
+/// inactive; 22 when KEYVALUE matches more than one user; 17 for another KEYNAME.
+async fn agent(ctx: &Ctx, p: &Params<'_>) -> Result<User, ApiError> {
+    let store = ctx.engine.store();
+    let user = if let Some(id) = p.integer("AGENTID")? {
+        store
+            .user(id)
+            .await?
+            .filter(|u| !u.deleted)
+            .ok_or_else(|| not_found(format!("no agent has USER_ID {id}")))?
+    } else {
+        let Some(keyname) = p.get("KEYNAME") else {
+            return Err(ApiError::new(
+                Code::BlankRequiredValue,
+                "AGENTID, or KEYNAME and KEYVALUE, is required",
+            ));
+        };
+        let keyname = keyname.trim().to_ascii_uppercase();
+        if !KEYNAMES.contains(&keyname.as_str()) {
+            return Err(invalid(format!(
+                "KEYNAME must be one of {}",
+                KEYNAMES.join(", ")
+            )));
+        }
+        let value = p.required("KEYVALUE")?;
+        let mut matching: Vec<User> = store
+            .users()
+            .await?
+            .into_iter()
+            .filter(|u| key_field(u, &keyname) == Some(value))
+            .collect();
+        if matching.len() > 1 {
+            return Err(ApiError::new(
+                Code::KeysNotUnique,
+                format!("{} users have {keyname} {value:?}", matching.len()),
+            ));
+        }
+        matching
+            .pop()
+            .ok_or_else(|| not_found(format!("no agent has {keyname} {value:?}")))?
+    };
+    if !user.agent {
+        return Err(not_found(format!("user {} is not an agent", user.user_id)));
+    }
+    if !user.active {
+        return Err(ApiError::new(
+            Code::AgentNotActive,
+            format!("user {} is not an active agent", user.user_id),
+        ));
+    }
+    Ok(user)
+}
+
+/// The directory field a KEYNAME names.
+fn key_field<'u>(u: &'u User, keyname: &str) -> Option<&'u str> {
+    Some(match keyname {
+        "USERNAME" => &u.username,
+        "SYS_USER" => &u.sys_user,
+        "CRM_USER" => &u.crm_user,
+        "EMPLOYEE_ID" => &u.employee_id,
+        "EMAIL" => &u.email,
+        _ => return None,
+    })
+}
+
+fn not_found(message: String) -> ApiError {
+    ApiError::new(Code::AgentNotFound, message)
+}
