@@ -5,6 +5,7 @@ use store::{CallMeta, CallRow, Micros, RecordingKind, RecordingRow, RecordingSta
 use tokio::sync::MutexGuard;
 use wire::Code;
 
+use crate::events::EventKind;
 use crate::state::{CallView, LiveCall, LiveRecording, State};
 use crate::{ApiError, Engine, MetaUpdate, now_micros};
 
@@ -56,10 +57,12 @@ impl Engine {
                     call.implicit = false;
                     if !call.full_recording_open() {
                         self.start_full_recording(st, &mut call, now, meta).await;
+                        st.events.full_recording_started(&call);
                     }
                 }
                 writes.extend(call.writes());
                 let view = call.view();
+                st.events.call(EventKind::CallUpdate, view.clone());
                 device_mut(st, device_id)?.calls.insert(i, call);
                 view
             } else {
@@ -80,12 +83,14 @@ impl Engine {
                         },
                     )
                     .await;
+                st.events.call_started(&call);
                 writes.extend(call.writes());
                 let view = call.view();
                 device_mut(st, device_id)?.calls.push(call);
                 view
             }
         };
+        guard.device_state_changed(device_id);
         self.apply(guard, writes, finishing).await?;
         Ok(view)
     }
@@ -126,6 +131,7 @@ impl Engine {
             let call = &mut dev.calls[i];
             update_call(call, meta);
             let (writes, view) = (call.writes(), call.view());
+            st.events.call(EventKind::CallUpdate, view.clone());
             self.apply(guard, writes, Vec::new()).await?;
             return Ok(view);
         }
@@ -160,9 +166,11 @@ impl Engine {
         if let Some(row) = crate::sessions::session_by_record_id(st, record_id) {
             meta.apply_recording(row);
             let row = row.clone();
-            self.apply(guard, vec![Write::Recording(row.clone())], Vec::new())
+            let view = crate::sessions::live_view(row.clone(), now_micros());
+            st.events.call(EventKind::CallUpdate, view.clone());
+            self.apply(guard, vec![Write::Recording(row)], Vec::new())
                 .await?;
-            return Ok(crate::sessions::live_view(row, now_micros()));
+            return Ok(view);
         }
         for dev in st.devices.values_mut() {
             for call in &mut dev.calls {
@@ -174,6 +182,7 @@ impl Engine {
                     meta.apply_recording(&mut rec.row);
                     let writes = vec![Write::Recording(rec.row.clone())];
                     let view = CallView::from_recording(rec.row.clone());
+                    st.events.call(EventKind::CallUpdate, view.clone());
                     self.apply(guard, writes, Vec::new()).await?;
                     return Ok(view);
                 }
@@ -215,6 +224,7 @@ impl Engine {
                 return Err(e);
             }
         };
+        st.device_state_changed(device_id);
         self.apply(guard, writes, Vec::new()).await?;
         Ok(view)
     }
@@ -261,6 +271,7 @@ impl Engine {
                     recording_now: true,
                 };
                 call.recordings.push(rec);
+                call.cover_recordings();
                 writes.extend(call.writes());
                 view
             }
@@ -293,11 +304,14 @@ impl Engine {
                     recording_now: true,
                 };
                 call.recordings.push(rec);
+                call.cover_recordings();
+                st.events.call(EventKind::CallStart, call.view());
                 writes.extend(call.writes());
                 device_mut(st, device_id)?.calls.push(call);
                 view
             }
         };
+        st.events.call(EventKind::RecordingStarted, view.clone());
         device_mut(st, device_id)?.last_event = Some(now_micros());
         Ok(view)
     }
@@ -323,8 +337,10 @@ impl Engine {
             let mut stopped = None;
             for rec in &mut call.recordings {
                 if rec.is_open() && rec.row.kind == RecordingKind::Partial {
-                    close_recording(&mut st.channels, rec, at);
+                    close_recording(&mut st.channels, &st.recorder, rec, at);
                     finishing.push((rec.row.record_id, at));
+                    st.events
+                        .recording(EventKind::RecordingStopped, &call.row, &rec.row);
                     stopped = Some(rec.row.clone());
                 }
             }
@@ -345,6 +361,7 @@ impl Engine {
             };
             view.recording = Some(stopped);
             view.recording_now = false;
+            st.device_state_changed(device_id);
             view
         };
         self.apply(guard, writes, finishing).await?;
@@ -373,9 +390,11 @@ impl Engine {
     ) -> Result<CallView, ApiError> {
         meta.apply_recording(&mut rec);
         refresh_last(&mut guard, &rec);
-        self.apply(guard, vec![Write::Recording(rec.clone())], Vec::new())
+        let view = CallView::from_recording(rec.clone());
+        guard.events.call(EventKind::CallUpdate, view.clone());
+        self.apply(guard, vec![Write::Recording(rec)], Vec::new())
             .await?;
-        Ok(CallView::from_recording(rec))
+        Ok(view)
     }
 
     /// Queues writes in the order the engine applied them. Call it while holding the state
@@ -424,6 +443,7 @@ impl Engine {
 
     /// Starts a call: allocates its key, asks the schedule, and (when `record_now`) opens the
     /// full recording. A recording that cannot start leaves the call unrecorded with the reason.
+    /// The caller announces the call (`events.call_started`) once it is sure to keep it.
     pub(crate) async fn begin_call(&self, st: &mut State, new: NewCall<'_>) -> LiveCall {
         let mut meta = CallMeta::default();
         new.meta.apply_meta(&mut meta);
@@ -459,7 +479,17 @@ impl Engine {
             device_is_caller: false,
             clock_offset: 0,
             record_on_answer: false,
+            blackout: None,
+            blackout_spans: Vec::new(),
         };
+        if self.inner.config.agent_blackouts
+            && st
+                .agent_blackouts
+                .contains_key(&crate::blackout::owner(&call.row))
+        {
+            // The agent is under a blackout: so is every call of theirs that begins.
+            call.black_out(new.start);
+        }
         if new.record_now {
             self.start_full_recording(st, &mut call, new.start, new.meta)
                 .await;
@@ -483,6 +513,7 @@ impl Engine {
             Ok(mut rec) => {
                 meta.apply_recording(&mut rec.row);
                 call.recordings.push(rec);
+                call.cover_recordings();
             }
             Err(e) => {
                 tracing::warn!(device = %call.row.device_id, error = %e, "call not recorded");
@@ -548,6 +579,7 @@ impl Engine {
                 media_path: format!("{record_id}.wav"),
             },
             channel: Some(channel),
+            spans: Vec::new(),
         })
     }
 }
@@ -560,8 +592,14 @@ fn update_call(call: &mut LiveCall, meta: &MetaUpdate) {
     }
 }
 
-/// Closes an open recording at `at`, freeing its channel.
-pub(crate) fn close_recording(channels: &mut [Option<i64>], rec: &mut LiveRecording, at: Micros) {
+/// Closes an open recording at `at`, freeing its channel and ending its blackout span.
+pub(crate) fn close_recording(
+    channels: &mut [Option<i64>],
+    recorder: &recorder::Recorder,
+    rec: &mut LiveRecording,
+    at: Micros,
+) {
+    crate::blackout::end_span(recorder, rec, at);
     if let Some(ch) = rec.channel.take()
         && let Some(slot) = channels.get_mut(ch)
     {
@@ -607,12 +645,19 @@ pub(crate) fn end_call(
         call.row.recorded = false;
         call.row.reason = NOT_ANSWERED.to_string();
     }
+    if call.blackout.take().is_some()
+        && let Some(span) = call.blackout_spans.last_mut()
+    {
+        span.1 = Some(at);
+    }
     for rec in &mut call.recordings {
-        if rec.is_open() {
-            close_recording(&mut st.channels, rec, at);
-            finishing.push((rec.row.record_id, at));
-        }
         rec.row.call_end = Some(at);
+        if rec.is_open() {
+            close_recording(&mut st.channels, &st.recorder, rec, at);
+            finishing.push((rec.row.record_id, at));
+            st.events
+                .recording(EventKind::RecordingStopped, &call.row, &rec.row);
+        }
     }
     writes.extend(call.writes());
     let view = call.view();
@@ -620,6 +665,8 @@ pub(crate) fn end_call(
     if let Some(d) = &call.dialog {
         st.dialogs.remove(d);
     }
+    st.events.call(EventKind::CallStop, view.clone());
+    st.device_state_changed(device_id);
     view
 }
 

@@ -5,7 +5,9 @@
 //! durable (group-committed by the store) after the lock is released, while capture events
 //! wait for theirs on a separate task.
 
+mod blackout;
 mod calls;
+mod events;
 mod media;
 mod meta;
 mod recovery;
@@ -21,6 +23,7 @@ use store::Store;
 use tokio::sync::Mutex;
 use wire::Code;
 
+pub use events::{Event, EventData, EventKind};
 pub use meta::MetaUpdate;
 pub use state::{CallView, ChannelView, DeviceView, InstanceView};
 pub use status::EngineStatus;
@@ -96,6 +99,11 @@ pub struct EngineConfig {
     pub min_free_bytes: u64,
     /// Create a device on its first CALLSTART/RECORDSTART (else code 8).
     pub auto_create_devices: bool,
+    /// Blackouts cover all of the agent's calls until BLACKOUTSTOP (agent mode), rather than
+    /// only the call named (call mode).
+    pub agent_blackouts: bool,
+    /// How many events a client of the events port may fall behind before it loses some.
+    pub event_queue: usize,
 }
 
 impl Default for EngineConfig {
@@ -104,6 +112,8 @@ impl Default for EngineConfig {
             channels: 64,
             min_free_bytes: 512 * 1024 * 1024,
             auto_create_devices: true,
+            agent_blackouts: true,
+            event_queue: 1024,
         }
     }
 }

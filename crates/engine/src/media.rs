@@ -33,9 +33,11 @@ impl Engine {
                     if call.record_on_answer {
                         self.start_full_recording(st, &mut call, at, &MetaUpdate::default())
                             .await;
+                        st.events.full_recording_started(&call);
                     }
                     writes.extend(call.writes());
                     put_call(st, &device, i, call);
+                    st.device_state_changed(&device);
                 }
                 MediaEvent::Audio {
                     dialog,
@@ -54,10 +56,16 @@ impl Engine {
                     } else {
                         1
                     };
+                    // Audio inside a blackout never reaches the recorder.
+                    let audible = call.audible_samples(at, pcm.len());
+                    if audible == 0 {
+                        return None;
+                    }
+                    let pcm = &pcm[..audible];
                     for rec in call.recordings.iter_mut().filter(|r| r.is_open()) {
                         self.inner
                             .recorder
-                            .audio(rec.row.record_id, channel, at, pcm.clone());
+                            .audio(rec.row.record_id, channel, at, pcm.to_vec());
                         if !rec.row.audio {
                             rec.row.audio = true;
                             writes.push(store::Write::Recording(rec.row.clone()));
@@ -150,12 +158,14 @@ impl Engine {
         // The schedule's decision is carried out when the call is answered.
         call.record_on_answer = call.row.recorded;
         call.clock_offset = at - now_micros();
+        st.events.call_started(&call);
         writes.extend(call.writes());
         let device = device.clone();
         if let Some(dev) = st.devices.get_mut(&device) {
             dev.last_event = Some(at);
             dev.calls.push(call);
         }
+        st.device_state_changed(&device);
         st.dialogs.insert(dialog, device);
     }
 }

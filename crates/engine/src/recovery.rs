@@ -26,7 +26,14 @@ impl Engine {
             .iter()
             .map(|r| r.record_id)
             .fold(max_record, i64::max);
-        let mut state = State::new(config.channels, max_call, max_record);
+        let mut state = State::new(
+            config.channels,
+            max_call,
+            max_record,
+            recorder.clone(),
+            crate::events::Events::new(config.event_queue),
+        );
+        state.agent_blackouts = store.open_blackouts().await?.into_iter().collect();
         for device in store.device_ids().await? {
             state.devices.insert(device, Default::default());
         }
@@ -119,6 +126,16 @@ async fn close_left_open(
         rec.call_end = Some(rec.call_end.unwrap_or(end).max(end));
         let e = call_ends.entry(rec.call_key).or_insert(end);
         *e = (*e).max(end);
+        if rec.blackouts > 0 {
+            // A blackout open at the crash ends with the recording (its audio was never
+            // written, so the recording is silent there already).
+            for mut span in store.blackout_spans(rec.record_id).await? {
+                if span.end.is_none() {
+                    span.end = Some(end.max(span.start));
+                    writes.push(Write::BlackoutSpan(span));
+                }
+            }
+        }
         writes.push(Write::Recording(rec));
     }
     for orphan in by_id.values() {

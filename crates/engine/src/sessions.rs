@@ -7,6 +7,7 @@
 use store::{CallMeta, Micros, RecordingKind, RecordingRow, RecordingState, Write};
 use wire::Code;
 
+use crate::events::EventKind;
 use crate::state::{CallView, State};
 use crate::{ApiError, Engine, MetaUpdate, now_micros};
 
@@ -36,6 +37,7 @@ impl Engine {
         let mut row = new_session_row(st, session_id, now);
         meta.apply_recording(&mut row);
         st.sessions.insert(session_id.to_string(), row.clone());
+        st.events.session(EventKind::ChatStart, &row);
         let pending = self.queue(vec![Write::Recording(row.clone())]);
         drop(guard);
         self.settle(pending, Vec::new()).await?;
@@ -52,6 +54,7 @@ impl Engine {
         row.call_end = Some(at);
         row.duration_ms = Some((at - row.recording_start) / 1000);
         row.state = RecordingState::Closed;
+        guard.events.session(EventKind::ChatStop, &row);
         let pending = self.queue(vec![Write::Recording(row.clone())]);
         drop(guard);
         self.settle(pending, Vec::new()).await?;

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use store::{CallRow, Micros, RecordingRow, RecordingState, Write};
+use store::{BlackoutSpan, CallRow, Micros, RecordingRow, RecordingState, Write};
 
 /// A call as results show it: the call, the recording to show with it, and whether that
 /// recording is being made right now.
@@ -43,6 +43,8 @@ pub struct DeviceView {
     /// The active instance, else the most recent one.
     pub call: Option<CallView>,
     pub last_event: Option<Micros>,
+    /// A blackout covers the device: one of its live calls, or its agent (agent mode).
+    pub blackout: bool,
 }
 
 /// One call instance as DEVICERECORDINGSTATUS shows it.
@@ -51,6 +53,10 @@ pub struct InstanceView {
     pub call_instance: String,
     pub recording: bool,
     pub record_ids: Vec<i64>,
+    /// Under a blackout now.
+    pub blackout: bool,
+    /// The call's blackout spans (start, end; no end while open), on the call's clock.
+    pub blackouts: Vec<(Micros, Option<Micros>)>,
 }
 
 /// One channel as CHANNELSTATUS shows it.
@@ -65,6 +71,8 @@ pub(crate) struct LiveRecording {
     pub row: RecordingRow,
     /// The channel it holds while open.
     pub channel: Option<usize>,
+    /// Its blackout spans; an open one is last.
+    pub spans: Vec<BlackoutSpan>,
 }
 
 impl LiveRecording {
@@ -86,6 +94,10 @@ pub(crate) struct LiveCall {
     pub clock_offset: Micros,
     /// The schedule said record, but the recording waits for the answer (capture calls).
     pub record_on_answer: bool,
+    /// Start of the blackout covering the call now, on the call's clock.
+    pub blackout: Option<Micros>,
+    /// Every blackout span of the call (start, end), for DEVICERECORDINGSTATUS.
+    pub blackout_spans: Vec<(Micros, Option<Micros>)>,
 }
 
 impl LiveCall {
@@ -127,11 +139,10 @@ impl LiveCall {
 
     pub fn writes(&self) -> Vec<Write> {
         let mut w = vec![Write::Call(self.row.clone())];
-        w.extend(
-            self.recordings
-                .iter()
-                .map(|r| Write::Recording(r.row.clone())),
-        );
+        for r in &self.recordings {
+            w.push(Write::Recording(r.row.clone()));
+            w.extend(r.spans.iter().copied().map(Write::BlackoutSpan));
+        }
         w
     }
 }
@@ -156,6 +167,10 @@ impl Device {
 }
 
 pub(crate) struct State {
+    /// Agent-mode blackouts open now: owner (see `blackout::owner`) → start (wall clock).
+    pub agent_blackouts: BTreeMap<String, Micros>,
+    /// Blackout spans that end are silenced in the recording files through it.
+    pub recorder: recorder::Recorder,
     pub devices: BTreeMap<String, Device>,
     /// `Some(record_id)` while a channel is held.
     pub channels: Vec<Option<i64>>,
@@ -167,11 +182,21 @@ pub(crate) struct State {
     pub stopping: bool,
     /// Active chat and screen sessions by SESSIONID: their open SCREEN recordings.
     pub sessions: BTreeMap<String, RecordingRow>,
+    /// Events for the events port, numbered in the order they are applied.
+    pub events: crate::events::Events,
 }
 
 impl State {
-    pub fn new(channels: usize, max_call_key: i64, max_record_id: i64) -> Self {
+    pub fn new(
+        channels: usize,
+        max_call_key: i64,
+        max_record_id: i64,
+        recorder: recorder::Recorder,
+        events: crate::events::Events,
+    ) -> Self {
         State {
+            agent_blackouts: BTreeMap::new(),
+            recorder,
             devices: BTreeMap::new(),
             channels: vec![None; channels],
             next_call_key: max_call_key + 1,
@@ -179,6 +204,7 @@ impl State {
             dialogs: HashMap::new(),
             stopping: false,
             sessions: BTreeMap::new(),
+            events,
         }
     }
 

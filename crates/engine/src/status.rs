@@ -22,7 +22,7 @@ impl Engine {
     /// Every known device, or the named ones (unknown names are left out), in name order.
     pub async fn devices(&self, only: Option<&[String]>) -> Vec<DeviceView> {
         let st = self.inner.state.lock().await;
-        match only {
+        let mut views: Vec<DeviceView> = match only {
             None => st
                 .devices
                 .iter()
@@ -32,7 +32,12 @@ impl Engine {
                 .iter()
                 .filter_map(|id| st.devices.get(id).map(|d| device_view(id, d)))
                 .collect(),
+        };
+        for v in &mut views {
+            v.blackout =
+                self.device_blacked_out(&st, &v.device_id, v.call.as_ref().map(|c| &c.call));
         }
+        views
     }
 
     /// Every live call instance of each named device, with its recordings.
@@ -55,6 +60,8 @@ impl Engine {
                             call_instance: c.row.call_instance.clone(),
                             recording: !open.is_empty(),
                             record_ids: open,
+                            blackout: c.blackout.is_some(),
+                            blackouts: c.blackout_spans.clone(),
                         }
                     })
                     .collect();
@@ -103,7 +110,7 @@ impl Engine {
     }
 }
 
-fn device_view(id: &str, dev: &Device) -> DeviceView {
+pub(crate) fn device_view(id: &str, dev: &Device) -> DeviceView {
     // The active instance: the newest one recording, else the most recent live one.
     let live = dev
         .calls
@@ -128,5 +135,6 @@ fn device_view(id: &str, dev: &Device) -> DeviceView {
         state,
         call,
         last_event: dev.last_event,
+        blackout: false,
     }
 }

@@ -35,6 +35,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             channels: config.recorder.channels,
             min_free_bytes: config.recorder.min_free_bytes,
             auto_create_devices: config.devices.auto_create,
+            agent_blackouts: config.blackout.mode == crate::config::BlackoutMode::Agent,
+            event_queue: config.events.queue,
         },
         store.clone(),
         recorder,
@@ -61,7 +63,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let socket = TcpListener::bind(config.listen.socket)
         .await
         .with_context(|| format!("cannot listen on {} (socket)", config.listen.socket))?;
-    for (name, l) in [("http", &http), ("socket", &socket)] {
+    let events = TcpListener::bind(config.listen.events)
+        .await
+        .with_context(|| format!("cannot listen on {} (events)", config.listen.events))?;
+    for (name, l) in [("http", &http), ("socket", &socket), ("events", &events)] {
         let addr = l.local_addr()?;
         if !addr.ip().is_loopback() {
             tracing::warn!(%addr, "{name} listener serves other interfaces and authentication is off");
@@ -71,15 +76,22 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening http {}", http.local_addr()?)?;
         writeln!(out, "listening socket {}", socket.local_addr()?)?;
+        writeln!(out, "listening events {}", events.local_addr()?)?;
         out.flush()?;
     }
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let http_task = tokio::spawn(crate::http::serve(http, ctx.clone(), stop_rx.clone()));
     let socket_task = tokio::spawn(crate::socket::serve(socket, ctx.clone(), stop_rx.clone()));
+    let events_task = tokio::spawn(crate::events_listener::serve(
+        events,
+        ctx.clone(),
+        stop_rx.clone(),
+    ));
     let capture_tasks = captures.start(
         &config.capture.files,
         config.capture.speed,
+        Duration::from_millis(config.capture.start_delay_ms),
         &engine,
         &stop_rx,
     );
@@ -89,7 +101,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     // Requests in progress on either listener, and the capture events being applied, get a
     // moment to finish; a client that sent half a request does not hold the shutdown up.
-    for task in [http_task, socket_task].into_iter().chain(capture_tasks) {
+    for task in [http_task, socket_task, events_task]
+        .into_iter()
+        .chain(capture_tasks)
+    {
         let abort = task.abort_handle();
         if tokio::time::timeout(SHUTDOWN_GRACE, task).await.is_err() {
             abort.abort();

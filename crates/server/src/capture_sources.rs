@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use capture::{CaptureState, CaptureStats, Speed};
 use engine::Engine;
@@ -34,6 +35,7 @@ impl CaptureSources {
         &self,
         files: &[PathBuf],
         speed: CaptureSpeed,
+        delay: Duration,
         engine: &Engine,
         stop: &watch::Receiver<bool>,
     ) -> Vec<JoinHandle<()>> {
@@ -55,6 +57,7 @@ impl CaptureSources {
                 tokio::spawn(replay(
                     file.clone(),
                     speed,
+                    delay,
                     source,
                     engine.clone(),
                     stop.clone(),
@@ -69,10 +72,15 @@ impl CaptureSources {
 async fn replay(
     file: PathBuf,
     speed: Speed,
+    delay: Duration,
     source: Arc<Source>,
     engine: Engine,
     mut stop: watch::Receiver<bool>,
 ) {
+    tokio::select! {
+        _ = tokio::time::sleep(delay) => {}
+        _ = stop.changed() => return,
+    }
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
     let stats = source.stats.clone();
     let reader = tokio::spawn(async move { capture::replay_file(&file, speed, tx, stats).await });
@@ -101,7 +109,12 @@ async fn replay(
         Err(e) => CaptureState::Failed(e.to_string()),
     };
     match &state {
-        CaptureState::Failed(why) => tracing::error!(source = %source.name, %why, "capture failed"),
+        CaptureState::Failed(why) => {
+            tracing::error!(source = %source.name, %why, "capture failed");
+            engine
+                .alert(&format!("capture source {} failed: {why}", source.name))
+                .await;
+        }
         _ => tracing::info!(source = %source.name, "capture finished"),
     }
     if let Ok(mut s) = source.state.lock() {

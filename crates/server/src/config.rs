@@ -29,6 +29,9 @@ pub struct ServeArgs {
     /// Socket API listen address [default: 127.0.0.1:5620].
     #[arg(long, env = "CALLVAULT_SOCKET", value_name = "ADDR")]
     pub socket: Option<SocketAddr>,
+    /// Events listen address [default: 127.0.0.1:5621].
+    #[arg(long, env = "CALLVAULT_EVENTS", value_name = "ADDR")]
+    pub events: Option<SocketAddr>,
     /// Replay a pcap or pcapng file through the SIP/RTP capture (repeatable).
     #[arg(
         long = "capture-file",
@@ -72,8 +75,10 @@ pub struct Config {
     pub chat: Chat,
     pub export: ExportSettings,
     pub smtp: Smtp,
+    pub events: Events,
     /// TERMINOLOGY values that replace the defaults, by term (`AGENT = "Associate"`).
     pub terminology: BTreeMap<String, String>,
+    pub blackout: Blackout,
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,6 +86,7 @@ pub struct Config {
 pub struct Listen {
     pub http: SocketAddr,
     pub socket: SocketAddr,
+    pub events: SocketAddr,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -88,6 +94,9 @@ pub struct Listen {
 pub struct Capture {
     pub files: Vec<PathBuf>,
     pub speed: CaptureSpeed,
+    /// Wait this long after the listeners are bound before replaying the files, so clients
+    /// (an events client, for instance) can connect first.
+    pub start_delay_ms: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -207,6 +216,20 @@ impl Default for Smtp {
     }
 }
 
+/// The events port (PROTOCOL §7).
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Events {
+    /// How many events a client may fall behind before it loses some (and is told how many).
+    pub queue: usize,
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Events { queue: 1024 }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -220,7 +243,9 @@ impl Default for Config {
             chat: Chat::default(),
             export: ExportSettings::default(),
             smtp: Smtp::default(),
+            events: Events::default(),
             terminology: BTreeMap::new(),
+            blackout: Blackout::default(),
         }
     }
 }
@@ -230,6 +255,7 @@ impl Default for Listen {
         Listen {
             http: SocketAddr::from(([127, 0, 0, 1], 2012)),
             socket: SocketAddr::from(([127, 0, 0, 1], 5620)),
+            events: SocketAddr::from(([127, 0, 0, 1], 5621)),
         }
     }
 }
@@ -259,6 +285,23 @@ impl Default for Api {
     }
 }
 
+/// How far a BLACKOUTSTART reaches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlackoutMode {
+    /// Every call of the agent (or of the device, without an agent) until BLACKOUTSTOP.
+    #[default]
+    Agent,
+    /// Only the call instance named, ending with that call.
+    Call,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Blackout {
+    pub mode: BlackoutMode,
+}
+
 impl Default for Devices {
     fn default() -> Self {
         Devices { auto_create: true }
@@ -283,6 +326,9 @@ impl Config {
         }
         if let Some(a) = args.socket {
             config.listen.socket = a;
+        }
+        if let Some(a) = args.events {
+            config.listen.events = a;
         }
         if !args.capture_files.is_empty() {
             config.capture.files = args.capture_files;
@@ -314,6 +360,9 @@ impl Config {
         }
         if self.export.multiexport_max == 0 {
             bail!("export.multiexport_max must be at least 1");
+        }
+        if self.events.queue == 0 {
+            bail!("events.queue must be at least 1");
         }
         if self.api.calllist_max == 0 || self.api.calllist_default == 0 {
             bail!("api.calllist_max and api.calllist_default must be at least 1");
@@ -453,6 +502,8 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from("/srv/cv"));
         assert_eq!(config.listen.http.to_string(), "127.0.0.1:0");
         assert_eq!(config.listen.socket.to_string(), "127.0.0.1:5620");
+        assert_eq!(config.listen.events.to_string(), "127.0.0.1:5621");
+        assert_eq!(config.events.queue, 1024);
         assert_eq!(config.recorder.channels, 8);
         assert_eq!(config.recordings_dir(), PathBuf::from("/srv/cv/recordings"));
     }
@@ -541,6 +592,39 @@ mod tests {
     }
 
     #[test]
+    fn events_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[listen]\nevents = \"127.0.0.1:7000\"\n[events]\nqueue = 16\n",
+        )
+        .unwrap();
+        let config = Config::load(ServeArgs {
+            config: Some(file.clone()),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(config.listen.events.to_string(), "127.0.0.1:7000");
+        assert_eq!(config.events.queue, 16);
+        let config = Config::load(ServeArgs {
+            config: Some(file.clone()),
+            events: Some("127.0.0.1:0".parse().unwrap()),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(config.listen.events.to_string(), "127.0.0.1:0");
+        std::fs::write(&file, "[events]\nqueue = 0\n").unwrap();
+        assert!(
+            Config::load(ServeArgs {
+                config: Some(file),
+                ..ServeArgs::default()
+            })
+            .is_err()
+        );
+    }
+
+    #[test]
     fn database_option_overrides_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
@@ -596,5 +680,22 @@ mod tests {
         ] {
             assert_eq!(redact_password(url), shown, "{url}");
         }
+    }
+
+    #[test]
+    fn blackout_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("b.toml");
+        let load = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            Config::load(ServeArgs {
+                config: Some(file.clone()),
+                ..ServeArgs::default()
+            })
+        };
+        assert_eq!(load("").unwrap().blackout.mode, BlackoutMode::Agent);
+        let call = load("[blackout]\nmode = \"call\"\n").unwrap();
+        assert_eq!(call.blackout.mode, BlackoutMode::Call);
+        assert!(load("[blackout]\nmode = \"device\"\n").is_err());
     }
 }

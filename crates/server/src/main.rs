@@ -4,6 +4,7 @@ mod app;
 mod capture_sources;
 mod commands;
 mod config;
+mod events_listener;
 mod http;
 mod packaging;
 mod render;

@@ -125,7 +125,7 @@ pub fn device(ctx: &Ctx, d: &DeviceView) -> Node {
                 .map(|r| r.record_id.to_string())
                 .unwrap_or_default(),
         ),
-        ("BLACKOUT", yn(false)),
+        ("BLACKOUT", yn(d.blackout)),
         ("LASTEVENTTIME", ctx.time(d.last_event)),
     ];
     Node::Section(

@@ -14,7 +14,14 @@ fn serve(args: &[&str]) -> (bool, String) {
         .arg("serve")
         .arg("--data-dir")
         .arg(dir.path().join("data"))
-        .args(["--http", "127.0.0.1:0", "--socket", "127.0.0.1:0"])
+        .args([
+            "--http",
+            "127.0.0.1:0",
+            "--socket",
+            "127.0.0.1:0",
+            "--events",
+            "127.0.0.1:0",
+        ])
         .args(args)
         .output()
         .unwrap();
@@ -107,7 +114,14 @@ fn the_database_can_be_given_in_the_environment() {
         .arg("serve")
         .arg("--data-dir")
         .arg(dir.path().join("data"))
-        .args(["--http", "127.0.0.1:0", "--socket", "127.0.0.1:0"])
+        .args([
+            "--http",
+            "127.0.0.1:0",
+            "--socket",
+            "127.0.0.1:0",
+            "--events",
+            "127.0.0.1:0",
+        ])
         .env("CALLVAULT_DATABASE", "redis://:s3cret-pw@127.0.0.1/0")
         .output()
         .unwrap();

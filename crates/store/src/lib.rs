@@ -302,6 +302,30 @@ impl Store {
         Ok((calls.max(recording_calls), records))
     }
 
+    /// The agent-mode blackouts open now: (owner, start), by owner.
+    pub async fn open_blackouts(&self) -> Result<Vec<(String, Micros)>, StoreError> {
+        const QUERY: &str = "SELECT owner, start_us FROM open_blackouts ORDER BY owner";
+        on_pool!(&self.inner.db, pool => Ok(sqlx::query_as(QUERY).fetch_all(pool).await?))
+    }
+
+    /// A recording's blackout spans, first first.
+    pub async fn blackout_spans(&self, record_id: i64) -> Result<Vec<BlackoutSpan>, StoreError> {
+        const QUERY: &str = "SELECT seq, start_us, end_us FROM recording_blackouts \
+            WHERE record_id = $1 ORDER BY seq";
+        let rows: Vec<(i64, i64, Option<i64>)> = on_pool!(&self.inner.db, pool => {
+            sqlx::query_as(QUERY).bind(record_id).fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(seq, start, end)| BlackoutSpan {
+                record_id,
+                seq,
+                start,
+                end,
+            })
+            .collect())
+    }
+
     /// Every device id that has had a call, sorted (to rebuild DEVICELIST after a restart).
     pub async fn device_ids(&self) -> Result<Vec<String>, StoreError> {
         const QUERY: &str = "SELECT DISTINCT device_id FROM calls ORDER BY device_id";

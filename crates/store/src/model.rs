@@ -126,6 +126,24 @@ pub struct RecordingRow {
 pub enum Write {
     Call(CallRow),
     Recording(RecordingRow),
+    /// One blackout span of a recording (insert, or replace the one with the same number).
+    BlackoutSpan(BlackoutSpan),
+    /// An agent-mode blackout opened (`Some(start)`) or closed (`None`).
+    OpenBlackout {
+        owner: String,
+        start: Option<Micros>,
+    },
+}
+
+/// A span of a recording whose audio is silence because of a blackout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlackoutSpan {
+    pub record_id: i64,
+    /// 1 for the recording's first span, and so on.
+    pub seq: i64,
+    pub start: Micros,
+    /// `None` while the span is open.
+    pub end: Option<Micros>,
 }
 
 /// A text filter: exact, or prefix when the value given ended with `%`.

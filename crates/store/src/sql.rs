@@ -104,6 +104,13 @@ pub(crate) static SELECT_CALLS: LazyLock<String> =
 pub(crate) static SELECT_RECORDINGS: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {} FROM recordings", RECORDING_COLUMNS.join(", ")));
 
+pub(crate) const UPSERT_BLACKOUT_SPAN: &str = "INSERT INTO recording_blackouts \
+    (record_id, seq, start_us, end_us) VALUES ($1, $2, $3, $4) \
+    ON CONFLICT (record_id, seq) DO UPDATE SET start_us = excluded.start_us, end_us = excluded.end_us";
+pub(crate) const UPSERT_OPEN_BLACKOUT: &str = "INSERT INTO open_blackouts (owner, start_us) \
+    VALUES ($1, $2) ON CONFLICT (owner) DO UPDATE SET start_us = excluded.start_us";
+pub(crate) const DELETE_OPEN_BLACKOUT: &str = "DELETE FROM open_blackouts WHERE owner = $1";
+
 /// Newest recording first; record_id breaks ties so the order is total and stable.
 pub(crate) const NEWEST_FIRST: &str = " ORDER BY recording_start_us DESC, record_id DESC";
 
@@ -224,7 +231,17 @@ where
         qb.push("duration_ms <= ").push_bind(max);
     }
     if let Some(group) = filter.group_id {
+        // The IN list (the group's agents) is implied by the EXISTS below; it is there for
+        // speed. Alone, the EXISTS is checked against every recording in newest-first order
+        // by reading all the group's members each time (user_id is compared as text, so no
+        // index serves it); the IN list is one small set built once per query.
         and(qb);
+        qb.push(
+            "recordings.agent_id IN (SELECT CAST(gm.user_id AS TEXT) FROM group_members gm \
+             WHERE gm.group_id = ",
+        )
+        .push_bind(group)
+        .push(") AND ");
         qb.push("EXISTS (SELECT 1 FROM group_members gm WHERE gm.group_id = ")
             .push_bind(group)
             .push(
@@ -513,6 +530,7 @@ mod plans {
             (TextField::Ani, "recordings_ani"),
             (TextField::Dnis, "recordings_dnis"),
             (TextField::CallId, "recordings_call_id"),
+            (TextField::User(1), "recordings_user1"),
         ] {
             // Exact: the index gives the rows already in newest-first order.
             let p = plan(&pool, &text(field, TextMatch::Exact("x".into()))).await;
@@ -540,5 +558,53 @@ mod plans {
             p[0].starts_with("SEARCH recordings USING INDEX recordings_call_start ("),
             "{p:?}"
         );
+
+        // GROUPID: the group's agents are found through group_members' key, once.
+        let group = RecordingFilter {
+            group_id: Some(1),
+            limit: 100,
+            ..Default::default()
+        };
+        let p = plan(&pool, &group).await;
+        assert!(p.iter().any(|s| s.starts_with("LIST SUBQUERY")), "{p:?}");
+    }
+
+    /// The directory's look-ups say `NOT deleted`; the partial indexes must say the same,
+    /// or SQLite cannot use them and reads every user.
+    #[tokio::test]
+    async fn directory_lookups_use_indexes() {
+        let pool = catalog().await;
+        for (query, index) in [
+            (
+                "SELECT user_id FROM users WHERE NOT deleted AND username = $1 \
+                 AND user_id <> $2 ORDER BY user_id LIMIT 1",
+                "users_username",
+            ),
+            (
+                "SELECT user_id FROM users WHERE NOT deleted AND first_name = $1 \
+                 AND last_name = $2 AND user_id <> $3 ORDER BY user_id LIMIT 1",
+                "users_name",
+            ),
+            (
+                "SELECT COUNT(*) FROM users WHERE NOT deleted AND sys_user = $1",
+                "users_sys_user",
+            ),
+            (
+                "SELECT COUNT(*) FROM users WHERE NOT deleted AND crm_user = $1",
+                "users_crm_user",
+            ),
+        ] {
+            let sql = format!("EXPLAIN QUERY PLAN {query}");
+            let mut q = sqlx::query(&sql);
+            for _ in 0..query.matches('$').count() {
+                q = q.bind("x");
+            }
+            let rows = q.fetch_all(&pool).await.expect("explain");
+            let p: Vec<String> = rows.iter().map(|r| r.get::<String, _>(3)).collect();
+            assert!(
+                p.iter().any(|s| s.contains(&format!("INDEX {index} ("))),
+                "{query}: {p:?}"
+            );
+        }
     }
 }

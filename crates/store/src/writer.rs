@@ -11,7 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::model::Write;
-use crate::sql::{bind_call, bind_recording};
+use crate::sql::{
+    DELETE_OPEN_BLACKOUT, UPSERT_BLACKOUT_SPAN, UPSERT_OPEN_BLACKOUT, bind_call, bind_recording,
+    text,
+};
 use crate::{Db, StoreError, StoreStats};
 
 /// At most this many writes go into one transaction, so one huge backlog does not become
@@ -133,6 +136,22 @@ async fn apply<'a>(
             match w {
                 Write::Call(c) => bind_call(c).execute(&mut *tx).await?,
                 Write::Recording(r) => bind_recording(r).execute(&mut *tx).await?,
+                Write::BlackoutSpan(b) => sqlx::query(UPSERT_BLACKOUT_SPAN)
+                    .bind(b.record_id)
+                    .bind(b.seq)
+                    .bind(b.start)
+                    .bind(b.end)
+                    .execute(&mut *tx)
+                    .await?,
+                Write::OpenBlackout { owner, start: Some(start) } => sqlx::query(UPSERT_OPEN_BLACKOUT)
+                    .bind(text(owner))
+                    .bind(*start)
+                    .execute(&mut *tx)
+                    .await?,
+                Write::OpenBlackout { owner, start: None } => sqlx::query(DELETE_OPEN_BLACKOUT)
+                    .bind(text(owner))
+                    .execute(&mut *tx)
+                    .await?,
             };
             n += 1;
         }

@@ -20,5 +20,5 @@ pub use code::Code;
 pub use framing::{Frame, SocketFramer};
 pub use query::{parse_form, parse_query};
 pub use request::{Limits, Request, WireError};
-pub use response::{Node, Response};
+pub use response::{Node, Response, encode_document};
 pub use xml_request::parse_xml;

@@ -108,6 +108,22 @@ impl Response {
     }
 }
 
+/// A document in the `<RESULT>` layout under another root, such as the events port's
+/// `<EVENT>`: `<ROOT>`, the children indented by tab, `</ROOT>` with no line end.
+pub fn encode_document(root: &str, body: &[Node]) -> String {
+    let mut out = String::with_capacity(256);
+    out.push('<');
+    out.push_str(root);
+    out.push_str(">\n");
+    for node in body {
+        write_node(&mut out, 1, node);
+    }
+    out.push_str("</");
+    out.push_str(root);
+    out.push('>');
+    out
+}
+
 fn write_node(out: &mut String, depth: usize, node: &Node) {
     match node {
         Node::Field(name, value) => write_field(out, depth, name, value),
@@ -219,6 +235,22 @@ mod tests {
             "<RESULT>\n\t<REQUESTTYPE>IMPORTUSER</REQUESTTYPE>\n\t<REQUESTID>9</REQUESTID>\n\t<RESULTTYPE>API_OK</RESULTTYPE>\n\t<RESULTCODE>20</RESULTCODE>\n\t<RESULTMSG>API_OK</RESULTMSG>\n\
              \t<USERS>\n\t\t<COUNT>1</COUNT>\n\t\t<USER>\n\t\t\t<USER_ID>3</USER_ID>\n\t\t\t<EMAIL></EMAIL>\n\t\t\t<LOCKED>N</LOCKED>\n\
              \t\t\t<PHONES>\n\t\t\t\t<PHONE>200</PHONE>\n\t\t\t</PHONES>\n\t\t\t<EMPTY></EMPTY>\n\t\t</USER>\n\t</USERS>\n</RESULT>"
+        );
+    }
+
+    #[test]
+    fn other_documents_share_the_layout() {
+        let doc = encode_document(
+            "EVENT",
+            &[
+                Node::field("EVENTTYPE", "CALLSTART"),
+                Node::field("CALLINSTANCE", ""),
+                Node::field("ANI", "a&b"),
+            ],
+        );
+        assert_eq!(
+            doc,
+            "<EVENT>\n\t<EVENTTYPE>CALLSTART</EVENTTYPE>\n\t<CALLINSTANCE></CALLINSTANCE>\n\t<ANI>a&amp;b</ANI>\n</EVENT>"
         );
     }
 

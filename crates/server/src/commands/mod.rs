@@ -1,6 +1,7 @@
 //! The API's commands, one file per family, behind one dispatcher. Every request gets one
 //! `<RESULT>`: a handler returns its data or an [`ApiError`], and both render the same way.
 
+mod blackout;
 mod calllist;
 mod calls;
 mod chat;
@@ -165,6 +166,12 @@ pub async fn execute(ctx: &Ctx, req: &Request, transport: Transport) -> Reply {
         "ADDROLEGROUP" => groups::add_role_group(ctx, req).await,
         "ADDROLEUSER" => groups::add_role_user(ctx, req).await,
         "MODIFYROLEPERMISSION" => groups::modify_role_permission(ctx, req).await,
+        "BLACKOUTSTART" => blackout::blackout_start(ctx, req).await,
+        "BLACKOUTSTOP" => blackout::blackout_stop(ctx, req).await,
+        "EVENTFILTER" => Err(ApiError::new(
+            Code::InvalidRequestType,
+            "EVENTFILTER is served on the events port",
+        )),
         "EXPORT" => {
             if transport == Transport::Socket {
                 Err(ApiError::new(

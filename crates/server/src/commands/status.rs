@@ -80,20 +80,30 @@ pub async fn device_recording_status(ctx: &Ctx, req: &Request) -> Result<Done, A
     for (id, instances) in devices {
         let mut fields = vec![Node::field("DEVICEID", id)];
         for i in instances {
-            let status = if i.recording {
+            let status = if i.recording && i.blackout {
+                "RECORDINGPAUSED"
+            } else if i.recording {
                 "RECORDING"
             } else {
                 "NOTRECORDING"
             };
             let ids: Vec<String> = i.record_ids.iter().map(i64::to_string).collect();
-            fields.push(Node::Section(
-                "INSTANCE".to_string(),
-                vec![
-                    Node::field("CALLINSTANCE", i.call_instance),
-                    Node::field("STATUS", status),
-                    Node::field("RECORDIDS", ids.join(",")),
-                ],
-            ));
+            let mut instance = vec![
+                Node::field("CALLINSTANCE", i.call_instance),
+                Node::field("STATUS", status),
+                Node::field("RECORDIDS", ids.join(",")),
+            ];
+            // The call's blackout spans, oldest first; END is empty while one is open.
+            instance.extend(i.blackouts.iter().map(|&(start, end)| {
+                Node::Section(
+                    "BLACKOUT".to_string(),
+                    vec![
+                        Node::field("START", ctx.time(Some(start))),
+                        Node::field("END", ctx.time(end)),
+                    ],
+                )
+            }));
+            fields.push(Node::Section("INSTANCE".to_string(), instance));
         }
         body.push(Node::Section("DEVICE".to_string(), fields));
     }

@@ -23,6 +23,7 @@ pub struct Server {
     pub child: Child,
     pub http: SocketAddr,
     pub socket: SocketAddr,
+    pub events: SocketAddr,
     pub data_dir: PathBuf,
 }
 
@@ -69,6 +70,8 @@ impl ServerBuilder {
             .arg("--http")
             .arg("127.0.0.1:0")
             .arg("--socket")
+            .arg("127.0.0.1:0")
+            .arg("--events")
             .arg("127.0.0.1:0");
         // CALLVAULT_TEST_BACKEND=postgres: this data directory's catalog on PostgreSQL.
         if let Some(url) = backend::database_for(&self.data_dir) {
@@ -87,8 +90,8 @@ impl ServerBuilder {
         let mut child = cmd.spawn().expect("start callvault");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
-        let (mut http, mut socket) = (None, None);
-        while http.is_none() || socket.is_none() {
+        let (mut http, mut socket, mut events) = (None, None, None);
+        while http.is_none() || socket.is_none() || events.is_none() {
             let line = lines
                 .next()
                 .expect("callvault exited before listening")
@@ -100,6 +103,7 @@ impl ServerBuilder {
             match kind.as_str() {
                 "http" => http = Some(addr),
                 "socket" => socket = Some(addr),
+                "events" => events = Some(addr),
                 other => panic!("unknown listener {other}"),
             }
         }
@@ -109,6 +113,7 @@ impl ServerBuilder {
             child,
             http: http.unwrap(),
             socket: socket.unwrap(),
+            events: events.unwrap(),
             data_dir: self.data_dir,
         }
     }
