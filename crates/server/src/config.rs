@@ -160,7 +160,7 @@ impl Default for ExportSettings {
     fn default() -> Self {
         ExportSettings {
             channels: ExportChannels::Mono,
-            multiexport_max: 100,
+            multiexport_max: 10_000,
         }
     }
 }

@@ -392,3 +392,36 @@ fn emailexport_without_a_reachable_smtp_server_is_38() {
     assert_eq!(code(&doc), 38, "{doc}");
     assert!(doc.contains("no SMTP server"), "{doc}");
 }
+
+#[test]
+fn multiexport_takes_a_list_of_five_thousand_recordids() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ServerBuilder::new(&dir.path().join("data")).start();
+    // 5,000 ids: far longer than any other parameter may be, well inside the request limit.
+    let ids: Vec<String> = (100_000..105_000).map(|i| i.to_string()).collect();
+    let body = format!(
+        "type=multiexport&requestid=1&media_format=wav&ident={}",
+        ids.join(",")
+    );
+    let r = s.post(
+        "/webAPI.aspx",
+        "application/x-www-form-urlencoded",
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/zip"),
+        "{:?}",
+        String::from_utf8_lossy(&r.body[..r.body.len().min(300)])
+    );
+    let archive = dir.path().join("many.zip");
+    std::fs::write(&archive, &r.body).unwrap();
+    let out = dir.path().join("many");
+    assert_eq!(unzip(&archive, &out, None).unwrap(), ["manifest.csv"]);
+    let manifest = std::fs::read_to_string(out.join("manifest.csv")).unwrap();
+    let rows: Vec<&str> = manifest.lines().skip(1).collect();
+    assert_eq!(rows.len(), 5_000);
+    assert_eq!(rows[0], "100000,,not found,");
+    assert_eq!(rows[4_999], "104999,,not found,");
+}

@@ -91,7 +91,8 @@ pub struct Limits {
     /// Largest request in bytes: an XML document, a query string plus form body, or one
     /// socket frame.
     pub max_request_bytes: usize,
-    /// Longest value, in characters, of any parameter other than USER1..USER15.
+    /// Longest value, in characters, of any parameter other than USER1..USER15 and IDENT
+    /// (MULTIEXPORT's list of RECORDIDs, bounded only by the request's size).
     pub max_value_chars: usize,
     /// Longest value, in characters, of USER1..USER15.
     pub max_user_field_chars: usize,
@@ -112,6 +113,8 @@ impl Limits {
     pub fn max_chars_for(&self, name: &str) -> usize {
         if is_user_field(name) {
             self.max_user_field_chars
+        } else if name.eq_ignore_ascii_case("IDENT") {
+            self.max_request_bytes
         } else {
             self.max_value_chars
         }
