@@ -4,14 +4,15 @@
 //! (which also blanks audio that arrives late for it). Each recording keeps its spans.
 //!
 //! Agent mode covers every call of the agent (or, for calls without an agent, of the
-//! device) from start to stop, including calls that begin meanwhile; call mode covers one
-//! call instance and ends with it.
+//! device) from start to stop, including calls that begin meanwhile, and every chat or
+//! screen session of the agent the same way (a session has no audio: its spans only say
+//! when it was covered); call mode covers one call instance and ends with it.
 
-use store::{BlackoutSpan, CallRow, Micros, Write};
+use store::{BlackoutSpan, CallRow, Micros, RecordingRow, Write};
 use wire::Code;
 
 use crate::events::{EventData, EventKind, Events};
-use crate::state::{LiveCall, LiveRecording, State};
+use crate::state::{LiveCall, LiveRecording, LiveSession, State};
 use crate::{ApiError, Engine, now_micros};
 
 /// Whose blackout covers a call in agent mode: its agent, else its device.
@@ -20,6 +21,43 @@ pub(crate) fn owner(call: &CallRow) -> String {
         format!("device:{}", call.device_id)
     } else {
         format!("agent:{}", call.meta.agent_id)
+    }
+}
+
+/// Whose blackout covers a chat or screen session in agent mode: its agent (named as
+/// `owner` names it); none when the session has no agent.
+pub(crate) fn session_owner(row: &RecordingRow) -> Option<String> {
+    (!row.meta.agent_id.is_empty()).then(|| format!("agent:{}", row.meta.agent_id))
+}
+
+impl LiveSession {
+    /// Under a blackout now: its last span is open.
+    pub(crate) fn blacked_out(&self) -> bool {
+        self.spans.last().is_some_and(|s| s.end.is_none())
+    }
+
+    /// Opens a span from `at` (from the session's start at the earliest); nothing changes
+    /// when one is open.
+    pub(crate) fn black_out(&mut self, at: Micros) {
+        if self.blacked_out() {
+            return;
+        }
+        self.spans.push(BlackoutSpan {
+            record_id: self.row.record_id,
+            seq: self.spans.len() as i64 + 1,
+            start: at.max(self.row.recording_start),
+            end: None,
+        });
+        self.row.blackouts = self.spans.len() as i64;
+    }
+
+    /// Ends the open span, if any, at `at`.
+    pub(crate) fn lift(&mut self, at: Micros) {
+        if let Some(span) = self.spans.last_mut()
+            && span.end.is_none()
+        {
+            span.end = Some(at.max(span.start));
+        }
     }
 }
 
@@ -176,7 +214,7 @@ impl Engine {
     }
 
     /// Opens or closes the agent-mode blackout of `owner` and applies it to the owner's
-    /// live calls.
+    /// live calls and active sessions.
     async fn agent_blackout(
         &self,
         mut guard: tokio::sync::MutexGuard<'_, State>,
@@ -214,21 +252,40 @@ impl Engine {
             devices,
             recorder,
             events,
+            sessions,
             ..
         } = st;
-        let mut covered_calls = 0;
+        let mut covered = 0;
         for call in devices.values_mut().flat_map(|d| d.calls.iter_mut()) {
             if self::owner(&call.row) != owner {
                 continue;
             }
-            covered_calls += 1;
+            covered += 1;
             switch(call, recorder, events, start);
             writes.extend(call.writes());
         }
-        // With no live call to carry it, the event names the device the request named.
-        if changed && covered_calls == 0 {
+        // The agent's chat and screen sessions, on the wall clock (they have no other).
+        for session in sessions.values_mut() {
+            if session_owner(&session.row).as_deref() != Some(owner.as_str()) {
+                continue;
+            }
+            covered += 1;
+            let was = session.blacked_out();
+            if start {
+                session.black_out(now);
+            } else {
+                session.lift(now);
+            }
+            if was != session.blacked_out() {
+                events.session(blackout_event(start), &session.row);
+                writes.extend(session.writes());
+            }
+        }
+        // With no live call or session to carry it, the event names the device the request
+        // named.
+        if changed && covered == 0 {
             let what = if start {
-                "opened; it covers the agent's calls until BLACKOUTSTOP"
+                "opened; it covers the agent's calls and sessions until BLACKOUTSTOP"
             } else {
                 "closed"
             };

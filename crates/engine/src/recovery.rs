@@ -8,7 +8,8 @@ use recorder::{Recorder, Recovered};
 use store::{RecordingKind, RecordingState, Store, Write};
 use tokio::sync::Mutex;
 
-use crate::state::State;
+use crate::blackout::session_owner;
+use crate::state::{LiveSession, State};
 use crate::{Engine, EngineConfig, Inner, now_micros};
 
 impl Engine {
@@ -37,13 +38,40 @@ impl Engine {
         for device in store.device_ids().await? {
             state.devices.insert(device, Default::default());
         }
-        // Chat and screen sessions outlive a restart: they stay active until CHATSTOP.
+        // Chat and screen sessions outlive a restart: they stay active until CHATSTOP, and
+        // so do their blackout spans while the agent's blackout stays open.
+        let mut writes = Vec::new();
+        let now = now_micros();
         for rec in store.open_recordings().await? {
-            if rec.kind == RecordingKind::Screen {
-                state.sessions.insert(rec.call_instance.clone(), rec);
+            if rec.kind != RecordingKind::Screen {
+                continue;
             }
+            let spans = if rec.blackouts > 0 {
+                store.blackout_spans(rec.record_id).await?
+            } else {
+                Vec::new()
+            };
+            let mut session = LiveSession { row: rec, spans };
+            // Covered now exactly when the agent's blackout is open (agent mode): a span
+            // left open with no blackout to carry it (the mode changed) ends at start-up,
+            // and an open blackout with no span on the session opens one from start-up.
+            let covered = config.agent_blackouts
+                && session_owner(&session.row)
+                    .is_some_and(|o| state.agent_blackouts.contains_key(&o));
+            let was = session.blacked_out();
+            if covered {
+                session.black_out(now);
+            } else {
+                session.lift(now);
+            }
+            if was != session.blacked_out() {
+                writes.extend(session.writes());
+            }
+            state
+                .sessions
+                .insert(session.row.call_instance.clone(), session);
         }
-        let writes = close_left_open(&store, &recorder, recovered).await?;
+        writes.extend(close_left_open(&store, &recorder, recovered).await?);
         if !writes.is_empty() {
             store.submit(writes).await?;
         }

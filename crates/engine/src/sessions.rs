@@ -3,12 +3,16 @@
 //! other (CALLLIST shows it), but it is not on a device, holds no channel and has no media
 //! file. Its CALLINSTANCE is the SESSIONID. It stays active across restarts: the catalog
 //! row stays OPEN until CHATSTOP, and start-up takes it back as a live session.
+//!
+//! In agent mode the agent's blackout covers its sessions like its calls: each session
+//! keeps its blackout spans with its recording (see `blackout`).
 
 use store::{CallMeta, Micros, RecordingKind, RecordingRow, RecordingState, Write};
 use wire::Code;
 
+use crate::blackout::session_owner;
 use crate::events::EventKind;
-use crate::state::{CallView, State};
+use crate::state::{CallView, LiveSession, State};
 use crate::{ApiError, Engine, MetaUpdate, now_micros};
 
 impl Engine {
@@ -36,9 +40,21 @@ impl Engine {
         let now = now_micros();
         let mut row = new_session_row(st, session_id, now);
         meta.apply_recording(&mut row);
-        st.sessions.insert(session_id.to_string(), row.clone());
-        st.events.session(EventKind::ChatStart, &row);
-        let pending = self.queue(vec![Write::Recording(row.clone())]);
+        let mut session = LiveSession {
+            row,
+            spans: Vec::new(),
+        };
+        // A session that starts under its agent's open blackout is covered from its start.
+        if self.inner.config.agent_blackouts
+            && session_owner(&session.row).is_some_and(|o| st.agent_blackouts.contains_key(&o))
+        {
+            session.black_out(now);
+        }
+        st.events.session(EventKind::ChatStart, &session.row);
+        let writes = session.writes();
+        let row = session.row.clone();
+        st.sessions.insert(session_id.to_string(), session);
+        let pending = self.queue(writes);
         drop(guard);
         self.settle(pending, Vec::new()).await?;
         Ok(live_view(row, now))
@@ -47,18 +63,21 @@ impl Engine {
     /// CHATSTOP: ends the session now; 35 when no such session is active.
     pub async fn chat_stop(&self, session_id: &str) -> Result<CallView, ApiError> {
         let mut guard = self.inner.state.lock().await;
-        let Some(mut row) = guard.sessions.remove(session_id) else {
+        let Some(mut session) = guard.sessions.remove(session_id) else {
             return Err(not_found(session_id));
         };
-        let at = now_micros().max(row.recording_start);
+        let at = now_micros().max(session.row.recording_start);
+        // A blackout span still open ends with the session.
+        session.lift(at);
+        let row = &mut session.row;
         row.call_end = Some(at);
         row.duration_ms = Some((at - row.recording_start) / 1000);
         row.state = RecordingState::Closed;
-        guard.events.session(EventKind::ChatStop, &row);
-        let pending = self.queue(vec![Write::Recording(row.clone())]);
+        guard.events.session(EventKind::ChatStop, &session.row);
+        let pending = self.queue(session.writes());
         drop(guard);
         self.settle(pending, Vec::new()).await?;
-        Ok(CallView::from_recording(row))
+        Ok(CallView::from_recording(session.row))
     }
 
     /// CHATUPDATE: changes an active session's USER1–USER15, KEEPDAYS, ARCHIVEACTION (what
@@ -69,7 +88,7 @@ impl Engine {
         meta: &MetaUpdate,
     ) -> Result<CallView, ApiError> {
         let mut guard = self.inner.state.lock().await;
-        let Some(row) = guard.sessions.get_mut(session_id) else {
+        let Some(row) = guard.sessions.get_mut(session_id).map(|s| &mut s.row) else {
             return Err(not_found(session_id));
         };
         meta.apply_recording(row);
@@ -83,7 +102,10 @@ impl Engine {
 
 /// The live session holding recording `record_id`, if any (CALLUPDATE by RECORDID).
 pub(crate) fn session_by_record_id(st: &mut State, record_id: i64) -> Option<&mut RecordingRow> {
-    st.sessions.values_mut().find(|r| r.record_id == record_id)
+    st.sessions
+        .values_mut()
+        .map(|s| &mut s.row)
+        .find(|r| r.record_id == record_id)
 }
 
 /// The catalog row of a session starting at `now`: ids from the engine, no device, no

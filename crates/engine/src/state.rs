@@ -147,6 +147,22 @@ impl LiveCall {
     }
 }
 
+/// An active chat or screen session: its open SCREEN recording and its blackout spans (an
+/// open one is last).
+pub(crate) struct LiveSession {
+    pub row: RecordingRow,
+    pub spans: Vec<BlackoutSpan>,
+}
+
+impl LiveSession {
+    /// The catalog writes that store the session whole: its recording, then its spans.
+    pub fn writes(&self) -> Vec<Write> {
+        let mut w = vec![Write::Recording(self.row.clone())];
+        w.extend(self.spans.iter().copied().map(Write::BlackoutSpan));
+        w
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Device {
     /// Live calls in the order they started; the last is the most recent.
@@ -181,7 +197,7 @@ pub(crate) struct State {
     /// Set by shutdown: no call or recording starts any more.
     pub stopping: bool,
     /// Active chat and screen sessions by SESSIONID: their open SCREEN recordings.
-    pub sessions: BTreeMap<String, RecordingRow>,
+    pub sessions: BTreeMap<String, LiveSession>,
     /// Events for the events port, numbered in the order they are applied.
     pub events: crate::events::Events,
 }

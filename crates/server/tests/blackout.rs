@@ -533,3 +533,146 @@ fn captured_call_of_an_agent_under_blackout_is_silent_from_its_answer() {
     }
     assert_eq!(blackout_flag(&s, "francisco"), "Y");
 }
+
+/// An agent named `username` holding `phone`; its USER_ID.
+fn add_agent(s: &Server, username: &str, first: &str, phone: &str) -> String {
+    let sys_user = format!("{username}.sys");
+    let user = req(
+        s,
+        "importuser",
+        &[
+            ("action", "add"),
+            ("username", username),
+            ("password", "pw"),
+            ("firstname", first),
+            ("lastname", "Screen"),
+            ("sys_user", &sys_user),
+        ],
+        20,
+    );
+    let agent = field(&user, "USER_ID");
+    req(
+        s,
+        "importagentphone",
+        &[("action", "add"), ("agentid", &agent), ("phoneid", phone)],
+        20,
+    );
+    agent
+}
+
+fn chat(s: &Server, kind: &str, session: &str, agent: &str, want: u32) -> String {
+    let mut p = vec![("sessionid", session)];
+    if !agent.is_empty() {
+        p.push(("agentid", agent));
+    }
+    req(s, kind, &p, want)
+}
+
+/// (SESSIONID, BLACKOUTS) of every session CALLLIST shows, by SESSIONID.
+fn session_blackouts(s: &Server) -> Vec<(String, String)> {
+    let doc = req(s, "calllist", &[("recordingtype", "SCREEN")], 20);
+    let mut v: Vec<(String, String)> = sections(&doc, "CALL")
+        .iter()
+        .map(|c| (field(c, "CALLINSTANCE"), field(c, "BLACKOUTS")))
+        .collect();
+    v.sort();
+    v
+}
+
+fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[test]
+fn agent_blackout_covers_the_agents_screen_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ServerBuilder::new(&dir.path().join("data")).start();
+    let ann = add_agent(&s, "ann", "Ann", "800");
+    let bob = add_agent(&s, "bob", "Bob", "801");
+    chat(&s, "chatstart", "s1", &ann, 0);
+    chat(&s, "chatstart", "s2", &ann, 0);
+    chat(&s, "chatstart", "o1", &bob, 0);
+    // By the agent's phone, which has no call.
+    req(&s, "blackoutstart", &[("deviceid", "800")], 20);
+    assert_eq!(
+        session_blackouts(&s),
+        pairs(&[("o1", "0"), ("s1", "1"), ("s2", "1")])
+    );
+    // A session that starts during the blackout is covered from its start.
+    let third = chat(&s, "chatstart", "s3", &ann, 0);
+    assert_eq!(field(&third, "BLACKOUTS"), "1");
+    // A second start changes nothing.
+    req(&s, "blackoutstart", &[("sys_user", "ann.sys")], 20);
+    req(&s, "blackoutstop", &[("sys_user", "ann.sys")], 20);
+    // Sessions after the stop are not covered.
+    chat(&s, "chatstart", "s4", &ann, 0);
+    for session in ["s1", "s2", "s3", "s4", "o1"] {
+        chat(&s, "chatstop", session, "", 13);
+    }
+    assert_eq!(
+        session_blackouts(&s),
+        pairs(&[
+            ("o1", "0"),
+            ("s1", "1"),
+            ("s2", "1"),
+            ("s3", "1"),
+            ("s4", "0")
+        ])
+    );
+
+    // CHATSTOP during a blackout ends the session's span with it.
+    chat(&s, "chatstart", "s5", &ann, 0);
+    req(&s, "blackoutstart", &[("deviceid", "800")], 20);
+    chat(&s, "chatstop", "s5", "", 13);
+    req(&s, "blackoutstop", &[("deviceid", "800")], 20);
+    assert!(session_blackouts(&s).contains(&("s5".into(), "1".into())));
+}
+
+#[test]
+fn call_mode_blackout_leaves_screen_sessions_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ServerBuilder::new(&dir.path().join("data"))
+        .config("[blackout]\nmode = \"call\"\n")
+        .start();
+    let ann = add_agent(&s, "ann", "Ann", "810");
+    chat(&s, "chatstart", "s1", &ann, 0);
+    req(&s, "callstart", &[("deviceid", "810")], 20);
+    req(&s, "blackoutstart", &[("deviceid", "810")], 20);
+    chat(&s, "chatstart", "s2", &ann, 0);
+    req(&s, "blackoutstop", &[("deviceid", "810")], 20);
+    req(&s, "callstop", &[("deviceid", "810")], 20);
+    chat(&s, "chatstop", "s1", "", 13);
+    chat(&s, "chatstop", "s2", "", 13);
+    assert_eq!(blackout_counts(&s, "810"), ["1"]);
+    assert_eq!(session_blackouts(&s), pairs(&[("s1", "0"), ("s2", "0")]));
+}
+
+#[test]
+fn session_blackout_stays_open_across_a_restart_and_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut s = ServerBuilder::new(&data).start();
+    let ann = add_agent(&s, "ann", "Ann", "820");
+    chat(&s, "chatstart", "s1", &ann, 0);
+    req(&s, "blackoutstart", &[("deviceid", "820")], 20);
+    assert!(s.terminate().success());
+    drop(s);
+
+    let mut s = ServerBuilder::new(&data).start();
+    // Still one open span on the session, and the blackout covers new sessions.
+    assert_eq!(session_blackouts(&s), pairs(&[("s1", "1")]));
+    let second = chat(&s, "chatstart", "s2", &ann, 0);
+    assert_eq!(field(&second, "BLACKOUTS"), "1");
+    // A crash keeps them as they are too.
+    s.kill9();
+    drop(s);
+
+    let s = ServerBuilder::new(&data).start();
+    assert_eq!(session_blackouts(&s), pairs(&[("s1", "1"), ("s2", "1")]));
+    req(&s, "blackoutstop", &[("deviceid", "820")], 20);
+    chat(&s, "chatstop", "s1", "", 13);
+    chat(&s, "chatstop", "s2", "", 13);
+    assert_eq!(session_blackouts(&s), pairs(&[("s1", "1"), ("s2", "1")]));
+}

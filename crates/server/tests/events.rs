@@ -624,3 +624,80 @@ fn blackouts_are_announced_once_per_change() {
         (ids(&got)[0]..ids(&got)[0] + 6).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn an_agent_blackout_is_announced_on_the_agents_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ServerBuilder::new(&dir.path().join("data")).start();
+    let user = field(
+        &ok(
+            &s,
+            &[
+                ("type", "importuser"),
+                ("requestid", "1"),
+                ("action", "add"),
+                ("username", "ann"),
+                ("password", "pw"),
+                ("firstname", "Ann"),
+                ("lastname", "Tester"),
+            ],
+            20,
+        ),
+        "USER_ID",
+    );
+    ok(
+        &s,
+        &[
+            ("type", "importagentphone"),
+            ("requestid", "2"),
+            ("action", "add"),
+            ("agentid", &user),
+            ("phoneid", "601"),
+        ],
+        20,
+    );
+    let mut c = Client::connect(&s);
+    ok(
+        &s,
+        &[
+            ("type", "chatstart"),
+            ("requestid", "3"),
+            ("sessionid", "s-1"),
+            ("agentid", &user),
+        ],
+        0,
+    );
+    for (kind, id) in [
+        ("blackoutstart", "4"),
+        ("blackoutstart", "5"),
+        ("blackoutstop", "6"),
+        ("blackoutstop", "7"),
+    ] {
+        ok(
+            &s,
+            &[("type", kind), ("requestid", id), ("deviceid", "601")],
+            20,
+        );
+    }
+    ok(
+        &s,
+        &[
+            ("type", "callstart"),
+            ("requestid", "8"),
+            ("deviceid", "end"),
+        ],
+        20,
+    );
+    let got = c.until_sentinel("end");
+    // The session carries the events: no alert naming the phone.
+    assert!(types_of(&got, "601").is_empty(), "{got:#?}");
+    let session: Vec<&String> = got
+        .iter()
+        .filter(|e| field(e, "CALLINSTANCE") == "s-1")
+        .collect();
+    let kinds: Vec<String> = session.iter().map(|e| field(e, "EVENTTYPE")).collect();
+    assert_eq!(kinds, ["CHATSTART", "BLACKOUTSTART", "BLACKOUTSTOP"]);
+    assert_eq!(field(session[1], "DEVICEID"), "");
+    assert_eq!(field(session[1], "RECORDINGTYPE"), "SCREEN");
+    assert_eq!(field(session[1], "BLACKOUTS"), "1", "{}", session[1]);
+}
