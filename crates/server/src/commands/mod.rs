@@ -40,6 +40,8 @@ pub struct Ctx {
     /// KEEPDAYS and ARCHIVEACTION of a chat session whose CHATSTART gives none.
     pub chat_keep_days: Option<i64>,
     pub chat_archive_action: String,
+    /// What `/metrics` exports; requests are counted by [`execute`].
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Ctx {
@@ -66,6 +68,7 @@ impl Ctx {
             terms: config.terms().unwrap_or_else(|_| default_terms()),
             chat_keep_days: config.chat.keep_days.map(i64::from),
             chat_archive_action: config.chat.archive_action.clone(),
+            metrics: crate::metrics::Metrics::new(),
         }
     }
 
@@ -112,8 +115,28 @@ impl Done {
     }
 }
 
-/// Runs one parsed request and builds its reply.
+/// Runs one parsed request and builds its reply, and counts it (type, result code,
+/// transport, and how long it took) for `/metrics`.
 pub async fn execute(ctx: &Ctx, req: &Request, transport: Transport) -> Reply {
+    let started = std::time::Instant::now();
+    let reply = dispatch(ctx, req, transport).await;
+    let code = match &reply {
+        Reply::Result(doc) => doc.code,
+        Reply::Media(_) => Code::Ok,
+    };
+    // A type the server does not know is counted under one label, so clients cannot
+    // create series without bound.
+    let request_type = if code == Code::UnknownMessageType {
+        "UNKNOWN"
+    } else {
+        req.request_type.as_str()
+    };
+    ctx.metrics
+        .request(request_type, code.number(), transport, started.elapsed());
+    reply
+}
+
+async fn dispatch(ctx: &Ctx, req: &Request, transport: Transport) -> Reply {
     let result = match req.request_type.as_str() {
         "TEST" => Ok(Done::ok(Vec::new())),
         "CALLSTART" => calls::call_start(ctx, req).await,
