@@ -6,7 +6,7 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{Server, ServerBuilder, code, ok, read_result, wait_for};
+use common::{Server, ServerBuilder, code, field, ok, read_result, wait_for};
 
 /// The value of the sample written exactly as `series` (name and labels), if any.
 fn sample(text: &str, series: &str) -> Option<f64> {
@@ -158,4 +158,36 @@ fn healthz_fails_when_the_recording_path_is_unusable() {
     assert!(r.text().contains("recording path"), "{}", r.text());
 
     assert_eq!(s.admin_get("/nothing-here").status, 404);
+}
+
+#[test]
+fn capture_counters_mirror_the_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ServerBuilder::new(&dir.path().join("data"))
+        .capture("sip-call-rtp-g711.pcap", "max")
+        .start();
+    let status = wait_for(Duration::from_secs(30), || {
+        let doc = ok(&s, &[("type", "systemstatus"), ("requestid", "1")], 20);
+        (field(&doc, "STATE") == "FINISHED").then_some(doc)
+    });
+    let name = field(&status, "NAME");
+    let packets: f64 = field(&status, "PACKETS").parse().unwrap();
+    assert!(packets > 0.0, "{status}");
+    let text = metrics(&s);
+    assert_eq!(
+        sample(
+            &text,
+            &format!("callvault_capture_packets_total{{source=\"{name}\"}}")
+        ),
+        Some(packets),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!("callvault_capture_dropped_packets_total{{source=\"{name}\"}}")
+        ),
+        Some(0.0),
+        "{text}"
+    );
 }
