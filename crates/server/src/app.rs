@@ -56,6 +56,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     let captures = CaptureSources::default();
     let ctx = Arc::new(Ctx::new(engine.clone(), &config, tz, captures.clone()));
+    store.on_commit(ctx.metrics.commit_observer());
 
     let http = TcpListener::bind(config.listen.http)
         .await
@@ -66,7 +67,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let events = TcpListener::bind(config.listen.events)
         .await
         .with_context(|| format!("cannot listen on {} (events)", config.listen.events))?;
-    for (name, l) in [("http", &http), ("socket", &socket), ("events", &events)] {
+    let admin = TcpListener::bind(config.listen.admin)
+        .await
+        .with_context(|| format!("cannot listen on {} (admin)", config.listen.admin))?;
+    for (name, l) in [
+        ("http", &http),
+        ("socket", &socket),
+        ("events", &events),
+        ("admin", &admin),
+    ] {
         let addr = l.local_addr()?;
         if !addr.ip().is_loopback() {
             tracing::warn!(%addr, "{name} listener serves other interfaces and authentication is off");
@@ -77,6 +86,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         writeln!(out, "listening http {}", http.local_addr()?)?;
         writeln!(out, "listening socket {}", socket.local_addr()?)?;
         writeln!(out, "listening events {}", events.local_addr()?)?;
+        writeln!(out, "listening admin {}", admin.local_addr()?)?;
         out.flush()?;
     }
 
@@ -88,6 +98,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         ctx.clone(),
         stop_rx.clone(),
     ));
+    let admin_task = tokio::spawn(crate::metrics::serve(admin, ctx.clone(), stop_rx.clone()));
     let capture_tasks = captures.start(
         &config.capture.files,
         config.capture.speed,
@@ -101,7 +112,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     // Requests in progress on either listener, and the capture events being applied, get a
     // moment to finish; a client that sent half a request does not hold the shutdown up.
-    for task in [http_task, socket_task, events_task]
+    for task in [http_task, socket_task, events_task, admin_task]
         .into_iter()
         .chain(capture_tasks)
     {

@@ -32,6 +32,9 @@ pub struct ServeArgs {
     /// Events listen address [default: 127.0.0.1:5621].
     #[arg(long, env = "CALLVAULT_EVENTS", value_name = "ADDR")]
     pub events: Option<SocketAddr>,
+    /// Admin listen address: `/metrics` and `/healthz` [default: 127.0.0.1:8080].
+    #[arg(long, env = "CALLVAULT_ADMIN", value_name = "ADDR")]
+    pub admin: Option<SocketAddr>,
     /// Replay a pcap or pcapng file through the SIP/RTP capture (repeatable).
     #[arg(
         long = "capture-file",
@@ -87,6 +90,8 @@ pub struct Listen {
     pub http: SocketAddr,
     pub socket: SocketAddr,
     pub events: SocketAddr,
+    /// `/metrics` (Prometheus) and `/healthz`.
+    pub admin: SocketAddr,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -256,6 +261,7 @@ impl Default for Listen {
             http: SocketAddr::from(([127, 0, 0, 1], 2012)),
             socket: SocketAddr::from(([127, 0, 0, 1], 5620)),
             events: SocketAddr::from(([127, 0, 0, 1], 5621)),
+            admin: SocketAddr::from(([127, 0, 0, 1], 8080)),
         }
     }
 }
@@ -329,6 +335,9 @@ impl Config {
         }
         if let Some(a) = args.events {
             config.listen.events = a;
+        }
+        if let Some(a) = args.admin {
+            config.listen.admin = a;
         }
         if !args.capture_files.is_empty() {
             config.capture.files = args.capture_files;
@@ -503,6 +512,7 @@ mod tests {
         assert_eq!(config.listen.http.to_string(), "127.0.0.1:0");
         assert_eq!(config.listen.socket.to_string(), "127.0.0.1:5620");
         assert_eq!(config.listen.events.to_string(), "127.0.0.1:5621");
+        assert_eq!(config.listen.admin.to_string(), "127.0.0.1:8080");
         assert_eq!(config.events.queue, 1024);
         assert_eq!(config.recorder.channels, 8);
         assert_eq!(config.recordings_dir(), PathBuf::from("/srv/cv/recordings"));
@@ -597,7 +607,7 @@ mod tests {
         let file = dir.path().join("c.toml");
         std::fs::write(
             &file,
-            "[listen]\nevents = \"127.0.0.1:7000\"\n[events]\nqueue = 16\n",
+            "[listen]\nevents = \"127.0.0.1:7000\"\nadmin = \"127.0.0.1:9100\"\n[events]\nqueue = 16\n",
         )
         .unwrap();
         let config = Config::load(ServeArgs {
@@ -606,14 +616,17 @@ mod tests {
         })
         .unwrap();
         assert_eq!(config.listen.events.to_string(), "127.0.0.1:7000");
+        assert_eq!(config.listen.admin.to_string(), "127.0.0.1:9100");
         assert_eq!(config.events.queue, 16);
         let config = Config::load(ServeArgs {
             config: Some(file.clone()),
             events: Some("127.0.0.1:0".parse().unwrap()),
+            admin: Some("127.0.0.1:0".parse().unwrap()),
             ..ServeArgs::default()
         })
         .unwrap();
         assert_eq!(config.listen.events.to_string(), "127.0.0.1:0");
+        assert_eq!(config.listen.admin.to_string(), "127.0.0.1:0");
         std::fs::write(&file, "[events]\nqueue = 0\n").unwrap();
         assert!(
             Config::load(ServeArgs {

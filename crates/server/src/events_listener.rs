@@ -46,6 +46,7 @@ pub async fn serve(listener: TcpListener, ctx: Arc<Ctx>, stop: watch::Receiver<b
 }
 
 async fn connection(stream: TcpStream, ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
+    let _connected = crate::metrics::ClientGuard::new(&ctx.metrics.event_clients);
     // Subscribed before anything is read: the client gets every event from its connection on.
     let mut events = ctx.engine.subscribe().await;
     let (mut rd, mut wr) = stream.into_split();
@@ -83,7 +84,10 @@ async fn connection(stream: TcpStream, ctx: Arc<Ctx>, mut stop: watch::Receiver<
             received = events.recv() => match received {
                 Ok(event) if filter.admits(&event) => Some(event_document(&ctx, &event)),
                 Ok(_) => None,
-                Err(RecvError::Lagged(missed)) => Some(missed_document(&ctx, missed)),
+                Err(RecvError::Lagged(missed)) => {
+                    ctx.metrics.events_missed.inc_by(missed);
+                    Some(missed_document(&ctx, missed))
+                }
                 Err(RecvError::Closed) => return,
             },
             _ = stop.wait_for(|s| *s) => return,

@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod events_listener;
 mod http;
+mod metrics;
 mod packaging;
 mod render;
 mod socket;

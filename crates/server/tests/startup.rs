@@ -21,6 +21,8 @@ fn serve(args: &[&str]) -> (bool, String) {
             "127.0.0.1:0",
             "--events",
             "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
         ])
         .args(args)
         .output()
@@ -120,6 +122,8 @@ fn the_database_can_be_given_in_the_environment() {
             "--socket",
             "127.0.0.1:0",
             "--events",
+            "127.0.0.1:0",
+            "--admin",
             "127.0.0.1:0",
         ])
         .env("CALLVAULT_DATABASE", "redis://:s3cret-pw@127.0.0.1/0")

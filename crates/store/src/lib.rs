@@ -179,6 +179,12 @@ impl Store {
         self.inner.counters.snapshot()
     }
 
+    /// Calls `observe` with the duration of every transaction the writer runs from now on
+    /// (begin to commit, or to the failure). Only the first observer set is kept.
+    pub fn on_commit(&self, observe: impl Fn(std::time::Duration) + Send + Sync + 'static) {
+        let _ = self.inner.counters.on_commit.set(Box::new(observe));
+    }
+
     /// Queues writes for the group-commit writer and resolves once they are durable
     /// (committed). Writes from concurrent callers are batched into one transaction; order
     /// is preserved, and one caller's writes are committed together or not at all.

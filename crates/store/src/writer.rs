@@ -5,8 +5,9 @@
 //! one fsync instead of N. One task also means writes never contend for SQLite's single
 //! write lock, and writes are applied in the order they were queued.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -33,11 +34,15 @@ pub(crate) enum Msg {
     Close,
 }
 
+/// Told how long each transaction took, committed or not (for a latency histogram).
+pub(crate) type CommitObserver = Box<dyn Fn(Duration) + Send + Sync>;
+
 #[derive(Default)]
 pub(crate) struct Counters {
     writes: AtomicU64,
     transactions: AtomicU64,
     failed_transactions: AtomicU64,
+    pub(crate) on_commit: OnceLock<CommitObserver>,
 }
 
 impl Counters {
@@ -130,6 +135,7 @@ async fn apply<'a>(
     counters: &Counters,
 ) -> Result<(), StoreError> {
     let mut n = 0;
+    let started = Instant::now();
     let result: Result<(), sqlx::Error> = on_pool!(db, pool => async {
         let mut tx = pool.begin().await?;
         for w in writes {
@@ -157,6 +163,9 @@ async fn apply<'a>(
         }
         tx.commit().await
     }.await);
+    if let Some(observe) = counters.on_commit.get() {
+        observe(started.elapsed());
+    }
     match result {
         Ok(()) => {
             counters.transactions.fetch_add(1, Ordering::Relaxed);

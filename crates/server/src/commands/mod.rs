@@ -48,6 +48,8 @@ pub struct Ctx {
     pub multiexport_max: usize,
     /// EMAILEXPORT's SMTP server.
     pub smtp: crate::config::Smtp,
+    /// What `/metrics` exports; requests are counted by [`execute`].
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Ctx {
@@ -79,6 +81,7 @@ impl Ctx {
             },
             multiexport_max: config.export.multiexport_max,
             smtp: config.smtp.clone(),
+            metrics: crate::metrics::Metrics::new(),
         }
     }
 
@@ -137,8 +140,28 @@ impl Done {
     }
 }
 
-/// Runs one parsed request and builds its reply.
+/// Runs one parsed request and builds its reply, and counts it (type, result code,
+/// transport, and how long it took) for `/metrics`.
 pub async fn execute(ctx: &Ctx, req: &Request, transport: Transport) -> Reply {
+    let started = std::time::Instant::now();
+    let reply = dispatch(ctx, req, transport).await;
+    let code = match &reply {
+        Reply::Result(doc) => doc.code,
+        Reply::Media(_) | Reply::Archive(..) => Code::Ok,
+    };
+    // A type the server does not know is counted under one label, so clients cannot
+    // create series without bound.
+    let request_type = if code == Code::UnknownMessageType {
+        "UNKNOWN"
+    } else {
+        req.request_type.as_str()
+    };
+    ctx.metrics
+        .request(request_type, code.number(), transport, started.elapsed());
+    reply
+}
+
+async fn dispatch(ctx: &Ctx, req: &Request, transport: Transport) -> Reply {
     let result = match req.request_type.as_str() {
         "TEST" => Ok(Done::ok(Vec::new())),
         "CALLSTART" => calls::call_start(ctx, req).await,

@@ -24,6 +24,7 @@ pub struct Server {
     pub http: SocketAddr,
     pub socket: SocketAddr,
     pub events: SocketAddr,
+    pub admin: SocketAddr,
     pub data_dir: PathBuf,
 }
 
@@ -72,6 +73,8 @@ impl ServerBuilder {
             .arg("--socket")
             .arg("127.0.0.1:0")
             .arg("--events")
+            .arg("127.0.0.1:0")
+            .arg("--admin")
             .arg("127.0.0.1:0");
         // CALLVAULT_TEST_BACKEND=postgres: this data directory's catalog on PostgreSQL.
         if let Some(url) = backend::database_for(&self.data_dir) {
@@ -90,8 +93,8 @@ impl ServerBuilder {
         let mut child = cmd.spawn().expect("start callvault");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
-        let (mut http, mut socket, mut events) = (None, None, None);
-        while http.is_none() || socket.is_none() || events.is_none() {
+        let (mut http, mut socket, mut events, mut admin) = (None, None, None, None);
+        while http.is_none() || socket.is_none() || events.is_none() || admin.is_none() {
             let line = lines
                 .next()
                 .expect("callvault exited before listening")
@@ -104,6 +107,7 @@ impl ServerBuilder {
                 "http" => http = Some(addr),
                 "socket" => socket = Some(addr),
                 "events" => events = Some(addr),
+                "admin" => admin = Some(addr),
                 other => panic!("unknown listener {other}"),
             }
         }
@@ -114,6 +118,7 @@ impl ServerBuilder {
             http: http.unwrap(),
             socket: socket.unwrap(),
             events: events.unwrap(),
+            admin: admin.unwrap(),
             data_dir: self.data_dir,
         }
     }
@@ -151,6 +156,20 @@ impl Server {
         let mut s = TcpStream::connect(self.http).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         s.write_all(request).unwrap();
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).unwrap();
+        parse_http(&buf)
+    }
+
+    /// GET a path on the admin listener (`/metrics`, `/healthz`).
+    pub fn admin_get(&self, path: &str) -> HttpResponse {
+        let mut s = TcpStream::connect(self.admin).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
         let mut buf = Vec::new();
         s.read_to_end(&mut buf).unwrap();
         parse_http(&buf)
