@@ -493,6 +493,17 @@ fn redact_password(url: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Loads a configuration file with this text and no other options.
+    fn load(text: &str) -> anyhow::Result<Config> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("callvault.toml");
+        std::fs::write(&file, text).unwrap();
+        Config::load(ServeArgs {
+            config: Some(file),
+            ..ServeArgs::default()
+        })
+    }
+
     #[test]
     fn file_then_options() {
         let dir = tempfile::tempdir().unwrap();
@@ -520,36 +531,13 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_bad_values_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("c.toml");
-        std::fs::write(&file, "[recorder]\nchanels = 8\n").unwrap();
-        let err = Config::load(ServeArgs {
-            config: Some(file.clone()),
-            ..ServeArgs::default()
-        })
-        .unwrap_err();
+        let err = load("[recorder]\nchanels = 8\n").unwrap_err();
         assert!(format!("{err:#}").contains("chanels"), "{err:#}");
-        std::fs::write(&file, "[api]\ntimezone = \"Mars/Olympus\"\n").unwrap();
-        assert!(
-            Config::load(ServeArgs {
-                config: Some(file),
-                ..ServeArgs::default()
-            })
-            .is_err()
-        );
+        assert!(load("[api]\ntimezone = \"Mars/Olympus\"\n").is_err());
     }
 
     #[test]
     fn chat_defaults() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("c.toml");
-        let load = |text: &str| {
-            std::fs::write(&file, text).unwrap();
-            Config::load(ServeArgs {
-                config: Some(file.clone()),
-                ..ServeArgs::default()
-            })
-        };
         let config = load("").unwrap();
         assert_eq!(config.chat.keep_days, None);
         assert_eq!(config.chat.archive_action, "");
@@ -561,15 +549,6 @@ mod tests {
 
     #[test]
     fn export_channels() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("c.toml");
-        let load = |text: &str| {
-            std::fs::write(&file, text).unwrap();
-            Config::load(ServeArgs {
-                config: Some(file.clone()),
-                ..ServeArgs::default()
-            })
-        };
         assert_eq!(load("").unwrap().export.channels, ExportChannels::Mono);
         let config = load("[export]\nchannels = \"stereo\"\n").unwrap();
         assert_eq!(config.export.channels, ExportChannels::Stereo);
@@ -578,15 +557,6 @@ mod tests {
 
     #[test]
     fn smtp_needs_a_from_address_with_a_host() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("c.toml");
-        let load = |text: &str| {
-            std::fs::write(&file, text).unwrap();
-            Config::load(ServeArgs {
-                config: Some(file.clone()),
-                ..ServeArgs::default()
-            })
-        };
         let config = load("").unwrap();
         assert!(config.smtp.host.is_empty());
         assert_eq!(config.smtp.tls, SmtpTls::Starttls);
@@ -627,14 +597,7 @@ mod tests {
         .unwrap();
         assert_eq!(config.listen.events.to_string(), "127.0.0.1:0");
         assert_eq!(config.listen.admin.to_string(), "127.0.0.1:0");
-        std::fs::write(&file, "[events]\nqueue = 0\n").unwrap();
-        assert!(
-            Config::load(ServeArgs {
-                config: Some(file),
-                ..ServeArgs::default()
-            })
-            .is_err()
-        );
+        assert!(load("[events]\nqueue = 0\n").is_err());
     }
 
     #[test]
@@ -697,15 +660,6 @@ mod tests {
 
     #[test]
     fn blackout_mode() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("b.toml");
-        let load = |text: &str| {
-            std::fs::write(&file, text).unwrap();
-            Config::load(ServeArgs {
-                config: Some(file.clone()),
-                ..ServeArgs::default()
-            })
-        };
         assert_eq!(load("").unwrap().blackout.mode, BlackoutMode::Agent);
         let call = load("[blackout]\nmode = \"call\"\n").unwrap();
         assert_eq!(call.blackout.mode, BlackoutMode::Call);

@@ -25,24 +25,10 @@ use crate::render;
 
 /// Serves connections until `stop`.
 pub async fn serve(listener: TcpListener, ctx: Arc<Ctx>, stop: watch::Receiver<bool>) {
-    let mut stopping = stop.clone();
-    let connections = tokio_util::task::TaskTracker::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    connections.spawn(connection(stream, ctx.clone(), stop.clone()));
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "events accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-            },
-            _ = stopping.changed() => break,
-        }
-    }
-    connections.close();
-    connections.wait().await;
+    crate::socket::accept_until_stopped("events", listener, stop, |stream, stop| {
+        connection(stream, ctx.clone(), stop)
+    })
+    .await
 }
 
 async fn connection(stream: TcpStream, ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {

@@ -12,20 +12,37 @@ use crate::commands::{Ctx, Reply, Transport, execute};
 
 /// Serves connections until `stop`, then waits for the requests in progress on them.
 pub async fn serve(listener: TcpListener, ctx: Arc<Ctx>, stop: watch::Receiver<bool>) {
+    accept_until_stopped("socket", listener, stop, |stream, stop| {
+        connection(stream, ctx.clone(), stop)
+    })
+    .await
+}
+
+/// Accepts connections until `stop`, runs `connection` for each, then waits for them all.
+/// Shared by the socket API and the events port.
+pub async fn accept_until_stopped<F, Fut>(
+    name: &'static str,
+    listener: TcpListener,
+    stop: watch::Receiver<bool>,
+    connection: F,
+) where
+    F: Fn(TcpStream, watch::Receiver<bool>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let mut stopping = stop.clone();
     let connections = tokio_util::task::TaskTracker::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    connections.spawn(connection(stream, ctx.clone(), stop.clone()));
+                    connections.spawn(connection(stream, stop.clone()));
                 }
                 Err(e) => {
-                // Typically out of file descriptors: wait for some to be released instead
-                // of spinning on a listener that stays readable.
-                tracing::warn!(error = %e, "socket accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
+                    // Typically out of file descriptors: wait for some to be released instead
+                    // of spinning on a listener that stays readable.
+                    tracing::warn!(error = %e, "{name} accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
             },
             _ = stopping.changed() => break,
         }
