@@ -9,10 +9,13 @@
 //! `cargo bench -p callvault-server --bench cti_throughput` runs the full measurement;
 //! under `cargo test` it runs a few requests only, to prove it still works.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
 use std::time::Instant;
+
+use common::{Server, read_result};
 
 const CONNECTIONS: usize = 8;
 const BATCH: usize = 50;
@@ -21,33 +24,8 @@ fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let per_connection = if full { 2_000 } else { 20 };
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_callvault"))
-        .args([
-            "serve",
-            "--http",
-            "127.0.0.1:0",
-            "--socket",
-            "127.0.0.1:0",
-            "--events",
-            "127.0.0.1:0",
-            "--admin",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start callvault");
-    let mut socket = None;
-    for line in BufReader::new(child.stdout.take().expect("stdout")).lines() {
-        let line = line.expect("read stdout");
-        if let Some(addr) = line.strip_prefix("listening socket ") {
-            socket = Some(addr.parse::<SocketAddr>().expect("address"));
-            break;
-        }
-    }
-    let socket = socket.expect("socket listener");
+    let server = Server::start(dir.path(), &[]);
+    let socket = server.socket;
 
     let test = run(socket, per_connection, |_, i| {
         vec![format!(
@@ -66,8 +44,7 @@ fn main() {
             ),
         ]
     });
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
 
     println!(
         "CTI throughput, socket API, {CONNECTIONS} connections, {BATCH} requests pipelined per batch"
@@ -126,14 +103,4 @@ fn run(
         workers.into_iter().map(|w| w.join().expect("worker")).sum()
     });
     (answered, answered as f64 / started.elapsed().as_secs_f64())
-}
-
-fn read_result(reader: &mut impl Read) -> String {
-    let mut doc = Vec::new();
-    let mut byte = [0u8; 1];
-    while !doc.ends_with(b"</RESULT>\r\n") {
-        reader.read_exact(&mut byte).expect("read result");
-        doc.push(byte[0]);
-    }
-    String::from_utf8_lossy(&doc).into_owned()
 }

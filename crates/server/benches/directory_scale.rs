@@ -20,11 +20,13 @@
 //! it runs a small catalog on SQLite only (and PostgreSQL too when
 //! `CALLVAULT_TEST_BACKEND=postgres`), to prove it still works.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::{Server, read_result};
 use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
 
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -124,7 +126,7 @@ fn main() {
         let seeded = Instant::now();
         rt.block_on(seed(&db, &size, &hash));
         let seed_secs = seeded.elapsed().as_secs_f64();
-        let server = Server::start(&dir, &db.url);
+        let server = Server::start(&dir.path().join("data"), &["--database", &db.url]);
         measure(backend, &server, &size, seed_secs, hashes_per_thread);
         drop(server);
         rt.block_on(db.drop_database());
@@ -334,54 +336,6 @@ fn seed_statements(backend: Backend, size: &Size) -> Vec<Vec<String>> {
     all
 }
 
-/// The release binary, started on port 0 on the seeded catalog; killed when dropped.
-struct Server {
-    child: Child,
-    socket: SocketAddr,
-}
-
-impl Server {
-    fn start(dir: &tempfile::TempDir, database: &str) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_callvault"))
-            .args([
-                "serve",
-                "--http",
-                "127.0.0.1:0",
-                "--socket",
-                "127.0.0.1:0",
-                "--events",
-                "127.0.0.1:0",
-                "--admin",
-                "127.0.0.1:0",
-                "--database",
-                database,
-                "--data-dir",
-            ])
-            .arg(dir.path().join("data"))
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start callvault");
-        let mut socket = None;
-        for line in BufReader::new(child.stdout.take().expect("stdout")).lines() {
-            let line = line.expect("read stdout");
-            if let Some(addr) = line.strip_prefix("listening socket ") {
-                socket = Some(addr.parse::<SocketAddr>().expect("address"));
-                break;
-            }
-        }
-        let socket = socket.expect("socket listener");
-        Server { child, socket }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn measure(
     backend: Backend,
     server: &Server,
@@ -559,16 +513,6 @@ fn throughput(
         workers.into_iter().map(|w| w.join().expect("worker")).sum()
     });
     (answered, answered as f64 / started.elapsed().as_secs_f64())
-}
-
-fn read_result(reader: &mut impl Read) -> String {
-    let mut doc = Vec::new();
-    let mut byte = [0u8; 1];
-    while !doc.ends_with(b"</RESULT>\r\n") {
-        reader.read_exact(&mut byte).expect("read result");
-        doc.push(byte[0]);
-    }
-    String::from_utf8_lossy(&doc).into_owned()
 }
 
 /// The date `days` after 2026-01-01, as YYYY-MM-DD.
