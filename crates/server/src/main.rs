@@ -2,6 +2,7 @@
 
 mod app;
 mod capture_sources;
+mod cli_export;
 mod commands;
 mod config;
 mod events_listener;
@@ -28,6 +29,8 @@ struct Cli {
 enum Command {
     /// Run the server: WebAPI, socket API, capture replay and recording.
     Serve(config::ServeArgs),
+    /// Export recordings from the data directory to a file (no server needed).
+    Export(cli_export::ExportArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -47,6 +50,14 @@ fn main() -> anyhow::Result<()> {
                 .enable_all()
                 .build()?
                 .block_on(app::serve(config))
+        }
+        Command::Export(args) => {
+            // One line with every cause, and exit status 1.
+            if let Err(e) = cli_export::run(args) {
+                eprintln!("callvault export: {e:#}");
+                std::process::exit(1);
+            }
+            Ok(())
         }
     }
 }

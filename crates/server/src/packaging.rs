@@ -101,6 +101,19 @@ pub enum Outcome {
     StillRecording,
 }
 
+impl Outcome {
+    /// What the catalog's answer for one RECORDID means for an export; the media path is
+    /// resolved in `recordings_dir`.
+    pub fn of(found: Option<store::RecordingRow>, recordings_dir: &Path) -> Outcome {
+        match found {
+            None => Outcome::NotFound,
+            Some(rec) if rec.state == store::RecordingState::Open => Outcome::StillRecording,
+            Some(rec) if !rec.audio || rec.media_path.is_empty() => Outcome::NoAudio,
+            Some(rec) => Outcome::Found(recordings_dir.join(&rec.media_path)),
+        }
+    }
+}
+
 /// What MULTIEXPORT packs: the recordings, the format, and the password if encrypted.
 pub struct Multi {
     pub items: Vec<Item>,

@@ -1,7 +1,6 @@
 //! MULTIEXPORT: several recordings, by RECORDID, in one streamed ZIP (WebAPI only).
 
 use engine::ApiError;
-use store::RecordingState;
 use wire::{Code, Request};
 
 use super::export::password;
@@ -51,12 +50,7 @@ pub async fn multi_export(ctx: &Ctx, req: &Request) -> Result<(Multi, String), A
     let store = ctx.engine.store();
     let mut items = Vec::with_capacity(wanted.len());
     for (ident, record_id) in wanted {
-        let outcome = match store.recording(record_id).await? {
-            None => Outcome::NotFound,
-            Some(rec) if rec.state == RecordingState::Open => Outcome::StillRecording,
-            Some(rec) if !rec.audio || rec.media_path.is_empty() => Outcome::NoAudio,
-            Some(rec) => Outcome::Found(ctx.recordings_dir.join(&rec.media_path)),
-        };
+        let outcome = Outcome::of(store.recording(record_id).await?, &ctx.recordings_dir);
         items.push(Item {
             ident,
             record_id,

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-mod backend;
+pub mod backend;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
