@@ -42,13 +42,7 @@ impl LiveSession {
         if self.blacked_out() {
             return;
         }
-        self.spans.push(BlackoutSpan {
-            record_id: self.row.record_id,
-            seq: self.spans.len() as i64 + 1,
-            start: at.max(self.row.recording_start),
-            end: None,
-        });
-        self.row.blackouts = self.spans.len() as i64;
+        open_span(&mut self.spans, &mut self.row, at);
     }
 
     /// Ends the open span, if any, at `at`.
@@ -82,13 +76,7 @@ impl LiveCall {
             if rec.spans.last().is_some_and(|s| s.end.is_none()) {
                 continue;
             }
-            rec.spans.push(BlackoutSpan {
-                record_id: rec.row.record_id,
-                seq: rec.spans.len() as i64 + 1,
-                start: from.max(rec.row.recording_start),
-                end: None,
-            });
-            rec.row.blackouts = rec.spans.len() as i64;
+            open_span(&mut rec.spans, &mut rec.row, from);
         }
     }
 
@@ -351,6 +339,18 @@ fn blackout_event(start: bool) -> EventKind {
     } else {
         EventKind::BlackoutStop
     }
+}
+
+/// Opens the next blackout span of a recording from `at` (its start at the earliest) and
+/// counts it on the row.
+fn open_span(spans: &mut Vec<BlackoutSpan>, row: &mut RecordingRow, at: Micros) {
+    spans.push(BlackoutSpan {
+        record_id: row.record_id,
+        seq: spans.len() as i64 + 1,
+        start: at.max(row.recording_start),
+        end: None,
+    });
+    row.blackouts = spans.len() as i64;
 }
 
 fn not_in_call(device_id: &str, instance: Option<&str>) -> ApiError {

@@ -15,15 +15,26 @@ use wire::{Code, WireError};
 use crate::commands::{Ctx, Media, Reply, Transport, execute};
 use crate::packaging;
 
-pub async fn serve(listener: TcpListener, ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
+pub async fn serve(listener: TcpListener, ctx: Arc<Ctx>, stop: watch::Receiver<bool>) {
+    serve_until_stopped("http", listener, router(ctx), stop).await
+}
+
+/// Serves `router` until `stop`, letting requests in progress finish. Shared by the WebAPI
+/// and the admin listener.
+pub async fn serve_until_stopped(
+    name: &'static str,
+    listener: TcpListener,
+    router: Router,
+    mut stop: watch::Receiver<bool>,
+) {
     let shutdown = async move {
         let _ = stop.wait_for(|s| *s).await;
     };
-    if let Err(e) = axum::serve(listener, router(ctx))
+    if let Err(e) = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await
     {
-        tracing::error!(error = %e, "http listener failed");
+        tracing::error!(error = %e, "{name} listener failed");
     }
 }
 

@@ -221,16 +221,8 @@ impl Drop for ClientGuard {
     }
 }
 
-pub async fn serve(listener: TcpListener, ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
-    let shutdown = async move {
-        let _ = stop.wait_for(|s| *s).await;
-    };
-    if let Err(e) = axum::serve(listener, router(ctx))
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        tracing::error!(error = %e, "admin listener failed");
-    }
+pub async fn serve(listener: TcpListener, ctx: Arc<Ctx>, stop: watch::Receiver<bool>) {
+    crate::http::serve_until_stopped("admin", listener, router(ctx), stop).await
 }
 
 pub fn router(ctx: Arc<Ctx>) -> Router {
