@@ -11,23 +11,15 @@ use anyhow::{Context, bail};
 use clap::{ArgGroup, Args};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::config::{Config, ExportChannels, ServeArgs};
+use crate::config::{Config, DataArgs, ExportChannels, ServeArgs};
 use crate::packaging::{Item, Multi, Outcome, write_multi};
 
 /// Options of `callvault export`.
 #[derive(Args, Debug)]
 #[command(group(ArgGroup::new("which").required(true).args(["recordid", "ident"])))]
 pub struct ExportArgs {
-    /// TOML configuration file (the one `serve` uses).
-    #[arg(long, env = "CALLVAULT_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// Where the catalog and recordings live [default: ./callvault-data].
-    #[arg(long, env = "CALLVAULT_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// Catalog database: a SQLite file path, a `sqlite:` URL or a `postgres://` URL
-    /// [default: <data-dir>/catalog.db].
-    #[arg(long, env = "CALLVAULT_DATABASE", value_name = "URL")]
-    pub database: Option<String>,
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Export this one recording.
     #[arg(long, value_name = "RECORDID")]
     pub recordid: Option<i64>,
@@ -45,9 +37,7 @@ pub struct ExportArgs {
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let format: ::export::Format = args.format.parse()?;
     let config = Config::load(ServeArgs {
-        config: args.config,
-        data_dir: args.data_dir,
-        database: args.database,
+        data: args.data,
         ..ServeArgs::default()
     })?;
     let options = ::export::Options {
