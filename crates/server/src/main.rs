@@ -29,7 +29,7 @@ struct Cli {
 enum Command {
     /// Run the server: WebAPI, socket API, capture replay and recording.
     Serve(config::ServeArgs),
-    /// Export recordings from the data directory to a file (no server needed).
+    /// Export recordings to a file, from the data directory or from a running server.
     Export(cli_export::ExportArgs),
 }
 

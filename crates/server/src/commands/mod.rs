@@ -15,6 +15,7 @@ mod recording;
 mod status;
 
 pub use directory_status::default_terms;
+pub use multiexport::wanted as wanted_idents;
 
 use std::path::PathBuf;
 
@@ -114,7 +115,7 @@ pub struct Media {
 impl Media {
     /// `<RECORDID>.<ext>`.
     pub fn file_name(&self) -> String {
-        format!("{}.{}", self.record_id, self.format.extension())
+        crate::packaging::file_name(self.record_id, self.format)
     }
 }
 
