@@ -50,20 +50,14 @@ fn sub(a: i16, b: i16) -> i16 {
     a.saturating_sub(b)
 }
 
+// `mult` and `mult_r` saturate the one product that overflows, -32768 × -32768, to 32767;
+// `min` does that without a branch.
 fn mult(a: i16, b: i16) -> i16 {
-    if a == i16::MIN && b == i16::MIN {
-        i16::MAX
-    } else {
-        ((a as i32 * b as i32) >> 15) as i16
-    }
+    ((a as i32 * b as i32) >> 15).min(i16::MAX as i32) as i16
 }
 
 fn mult_r(a: i16, b: i16) -> i16 {
-    if a == i16::MIN && b == i16::MIN {
-        i16::MAX
-    } else {
-        ((a as i32 * b as i32 + 16384) >> 15) as i16
-    }
+    ((a as i32 * b as i32 + 16384) >> 15).min(i16::MAX as i32) as i16
 }
 
 fn abs(a: i16) -> i16 {
@@ -272,17 +266,20 @@ impl Encoder {
             *l = if *l < 0 { -r } else { r };
         }
         let rp = larp;
+        // The memory stays in registers for the whole segment.
+        let mut u = self.u;
         for sample in s.iter_mut() {
             let mut di = *sample;
             let mut sav = di;
             for i in 0..8 {
-                let ui = self.u[i];
-                self.u[i] = sav;
+                let ui = u[i];
+                u[i] = sav;
                 sav = add(ui, mult_r(rp[i], di));
                 di = add(di, mult_r(rp[i], ui));
             }
             *sample = di;
         }
+        self.u = u;
     }
 }
 
@@ -436,15 +433,27 @@ fn ltp_parameters(d: &[i16; 40], dp: &[i16]) -> (i16, i16) {
     // |dp| <= 2^15), but the sums round once past 2^24, so for loud signals two lags can
     // compare differently than in the specification's exact integer sums. Any lag is a
     // valid encoding; this choice keeps our files byte-identical with sox's.
+    //
+    // All 81 sums are built at once, k by k, so that each is still summed in the order
+    // k = 0..40 while neighbouring lags go through the processor's vector lanes together.
+    // `past[m]` is dp[120 - m], so the 81 terms wt[k] * dp[120 + k - lambda] for
+    // lambda = 40..=120 are the contiguous past[40 - k..121 - k].
+    let mut past = [0f32; 121];
+    for (m, p) in past.iter_mut().enumerate().skip(1) {
+        *p = dp[120 - m] as f32;
+    }
+    let mut sums = [0f32; 81];
+    for k in 0..40 {
+        let w = wt[k] as f32;
+        for (sum, &p) in sums.iter_mut().zip(&past[40 - k..121 - k]) {
+            *sum += w * p;
+        }
+    }
     let mut l_max = 0f32;
     let mut nc = 40i16;
-    for lambda in 40..=120usize {
-        let mut l_result = 0f32;
-        for k in 0..40 {
-            l_result += wt[k] as f32 * dp[120 + k - lambda] as f32;
-        }
+    for (lambda, &l_result) in (40..=120).zip(sums.iter()) {
         if l_result > l_max {
-            nc = lambda as i16;
+            nc = lambda;
             l_max = l_result;
         }
     }
