@@ -580,24 +580,29 @@ fn xmaxc_to_exp_mant(xmaxc: i16) -> (i16, i16) {
     (exp, mant - 8)
 }
 
-/// Writes bits least significant first.
+/// Writes bits least significant first: they gather in `pending` and leave it a byte at a
+/// time.
 struct BitWriter<'a> {
     out: &'a mut [u8; BLOCK_BYTES],
-    bit: usize,
+    at: usize,
+    pending: u32,
+    pending_bits: u32,
 }
 
 impl BitWriter<'_> {
-    fn put(&mut self, value: u8, bits: usize) {
-        for b in 0..bits {
-            if value >> b & 1 == 1 {
-                self.out[self.bit / 8] |= 1 << (self.bit % 8);
-            }
-            self.bit += 1;
+    fn put(&mut self, value: u8, bits: u32) {
+        self.pending |= (value as u32 & ((1 << bits) - 1)) << self.pending_bits;
+        self.pending_bits += bits;
+        while self.pending_bits >= 8 {
+            self.out[self.at] = self.pending as u8;
+            self.at += 1;
+            self.pending >>= 8;
+            self.pending_bits -= 8;
         }
     }
 
     fn frame(&mut self, f: &Frame) {
-        const LAR_BITS: [usize; 8] = [6, 6, 5, 5, 4, 4, 3, 3];
+        const LAR_BITS: [u32; 8] = [6, 6, 5, 5, 4, 4, 3, 3];
         for (&v, &bits) in f.larc.iter().zip(LAR_BITS.iter()) {
             self.put(v, bits);
         }
@@ -618,8 +623,11 @@ pub fn pack_wav49(first: &Frame, second: &Frame) -> [u8; BLOCK_BYTES] {
     let mut out = [0u8; BLOCK_BYTES];
     let mut w = BitWriter {
         out: &mut out,
-        bit: 0,
+        at: 0,
+        pending: 0,
+        pending_bits: 0,
     };
+    // 2 × 260 bits: exactly the 65 bytes, nothing left pending.
     w.frame(first);
     w.frame(second);
     out
