@@ -181,7 +181,8 @@ impl Encoder {
             let mut d = [0i16; 40];
             d.copy_from_slice(&so[k * 40..k * 40 + 40]);
             let base = 120 + k * 40;
-            let (nc, bc) = ltp_parameters(&d, &self.dp0[base - 120..base]);
+            let past = self.dp0[base - 120..base].try_into().expect("120 samples");
+            let (nc, bc) = ltp_parameters(&d, past);
             // Long-term analysis filtering (4.2.12): dpp and e.
             let mut dpp = [0i16; 40];
             for i in 0..40 {
@@ -415,7 +416,7 @@ fn decode_lars(larc: &[i16; 8], larpp: &mut [i16; 8]) {
 
 /// 4.2.11: LTP lag Nc (40..=120) and gain code bc for sub-frame `d`, given the 120 past
 /// reconstructed residual samples `dp` (dp[119] is the newest).
-fn ltp_parameters(d: &[i16; 40], dp: &[i16]) -> (i16, i16) {
+fn ltp_parameters(d: &[i16; 40], dp: &[i16; 120]) -> (i16, i16) {
     let dmax = d.iter().map(|&v| abs(v)).max().unwrap_or(0);
     let temp = if dmax == 0 {
         0
@@ -439,8 +440,8 @@ fn ltp_parameters(d: &[i16; 40], dp: &[i16]) -> (i16, i16) {
     // `past[m]` is dp[120 - m], so the 81 terms wt[k] * dp[120 + k - lambda] for
     // lambda = 40..=120 are the contiguous past[40 - k..121 - k].
     let mut past = [0f32; 121];
-    for (m, p) in past.iter_mut().enumerate().skip(1) {
-        *p = dp[120 - m] as f32;
+    for (p, &v) in past[1..].iter_mut().zip(dp.iter().rev()) {
+        *p = v as f32;
     }
     let mut sums = [0f32; 81];
     for k in 0..40 {
@@ -462,8 +463,8 @@ fn ltp_parameters(d: &[i16; 40], dp: &[i16]) -> (i16, i16) {
     l_max >>= 6 - scal;
 
     let mut l_power = 0i32;
-    for k in 0..40 {
-        let t = (dp[120 + k - nc as usize] >> 3) as i32;
+    for &v in &dp[120 - nc as usize..160 - nc as usize] {
+        let t = (v >> 3) as i32;
         l_power = l_power.wrapping_add(t * t);
     }
     l_power = l_power.wrapping_shl(1);
