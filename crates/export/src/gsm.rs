@@ -650,6 +650,17 @@ mod tests {
     }
 
     #[test]
+    fn mult_saturates_only_minus_one_squared() {
+        assert_eq!(mult(i16::MIN, i16::MIN), i16::MAX);
+        assert_eq!(mult_r(i16::MIN, i16::MIN), i16::MAX);
+        assert_eq!(mult(i16::MIN, i16::MAX), -32767);
+        assert_eq!(mult_r(i16::MIN, i16::MAX), -32767);
+        assert_eq!(mult(-3, 16384), -2);
+        assert_eq!(mult_r(-3, 16384), -1);
+        assert_eq!(mult_r(16384, 16384), 8192);
+    }
+
+    #[test]
     fn div_is_a_15_bit_fraction() {
         assert_eq!(div(1, 2), 16384);
         assert_eq!(div(1, 1), 32767);
