@@ -181,8 +181,8 @@ impl Encoder {
             let mut d = [0i16; 40];
             d.copy_from_slice(&so[k * 40..k * 40 + 40]);
             let base = 120 + k * 40;
-            let past = self.dp0[base - 120..base].try_into().expect("120 samples");
-            let (nc, bc) = ltp_parameters(&d, past);
+            let dp = self.dp0[base - 120..base].try_into().expect("120 samples");
+            let (nc, bc) = ltp_parameters(&d, dp);
             // Long-term analysis filtering (4.2.12): dpp and e.
             let mut dpp = [0i16; 40];
             for i in 0..40 {
@@ -267,7 +267,8 @@ impl Encoder {
             *l = if *l < 0 { -r } else { r };
         }
         let rp = larp;
-        // The memory stays in registers for the whole segment.
+        // The filter memory u (4.2.10) is copied in and out so that it stays in registers
+        // for the whole segment.
         let mut u = self.u;
         for sample in s.iter_mut() {
             let mut di = *sample;
