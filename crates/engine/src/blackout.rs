@@ -6,7 +6,9 @@
 //! Agent mode covers every call of the agent (or, for calls without an agent, of the
 //! device) from start to stop, including calls that begin meanwhile, and every chat or
 //! screen session of the agent the same way (a session has no audio: its spans only say
-//! when it was covered); call mode covers one call instance and ends with it.
+//! when it was covered); call mode covers one call instance and ends with it. Coverage
+//! follows the agent: a CALLUPDATE that gives a live call or session another agent puts it
+//! under that agent's blackout, or takes it out of the old one's, from that moment.
 
 use store::{BlackoutSpan, CallRow, Micros, RecordingRow, Write};
 use wire::Code;
@@ -285,6 +287,51 @@ impl Engine {
             );
         }
         self.apply_writes(guard, writes).await
+    }
+
+    /// Agent mode: puts the live call at index `i` of the device under its owner's blackout,
+    /// or takes it out, when its agent changed (CALLUPDATE, a repeated CALLSTART,
+    /// RECORDSTART with AGENTID). Call mode leaves it alone: there the blackout is the call's.
+    pub(crate) fn follow_agent(&self, st: &mut State, device_id: &str, i: usize) {
+        if !self.inner.config.agent_blackouts {
+            return;
+        }
+        let State {
+            devices,
+            agent_blackouts,
+            recorder,
+            events,
+            ..
+        } = st;
+        let Some(call) = devices.get_mut(device_id).and_then(|d| d.calls.get_mut(i)) else {
+            return;
+        };
+        let covered = agent_blackouts.contains_key(&owner(&call.row));
+        if covered != call.blackout.is_some() {
+            switch(call, recorder, events, covered);
+        }
+    }
+
+    /// Agent mode: the same for the active session `session_id` (its agent changed through
+    /// CALLUPDATE with its RECORDID), on the wall clock.
+    pub(crate) fn follow_session_agent(&self, st: &mut State, session_id: &str) {
+        if !self.inner.config.agent_blackouts {
+            return;
+        }
+        let Some(session) = st.sessions.get_mut(session_id) else {
+            return;
+        };
+        let covered =
+            session_owner(&session.row).is_some_and(|o| st.agent_blackouts.contains_key(&o));
+        if covered == session.blacked_out() {
+            return;
+        }
+        if covered {
+            session.black_out(now_micros());
+        } else {
+            session.lift(now_micros());
+        }
+        st.events.session(blackout_event(covered), &session.row);
     }
 
     async fn apply_writes(

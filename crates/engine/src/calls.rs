@@ -60,10 +60,12 @@ impl Engine {
                         st.events.full_recording_started(&call);
                     }
                 }
+                device_mut(st, device_id)?.calls.insert(i, call);
+                self.follow_agent(st, device_id, i);
+                let call = &st.devices[device_id].calls[i];
                 writes.extend(call.writes());
                 let view = call.view();
                 st.events.call(EventKind::CallUpdate, view.clone());
-                device_mut(st, device_id)?.calls.insert(i, call);
                 view
             } else {
                 if let Some(i) = dev.live_index(Some(instance)) {
@@ -128,8 +130,10 @@ impl Engine {
         let dev = known_device(st, device_id)?;
         if let Some(i) = dev.live_index(instance) {
             dev.last_event = Some(now_micros());
-            let call = &mut dev.calls[i];
-            update_call(call, meta);
+            update_call(&mut dev.calls[i], meta);
+            // A new AGENTID moves the call under (or out of) that agent's blackout.
+            self.follow_agent(st, device_id, i);
+            let call = &st.devices[device_id].calls[i];
             let (writes, view) = (call.writes(), call.view());
             st.events.call(EventKind::CallUpdate, view.clone());
             self.apply(guard, writes, Vec::new()).await?;
@@ -163,13 +167,17 @@ impl Engine {
     ) -> Result<CallView, ApiError> {
         let mut guard = self.inner.state.lock().await;
         let st = &mut *guard;
-        if let Some(row) = crate::sessions::session_by_record_id(st, record_id) {
-            meta.apply_recording(row);
-            let row = row.clone();
-            let view = crate::sessions::live_view(row.clone(), now_micros());
+        if let Some(id) = crate::sessions::session_of_record(st, record_id) {
+            if let Some(session) = st.sessions.get_mut(&id) {
+                meta.apply_recording(&mut session.row);
+            }
+            // A new AGENTID moves the session under (or out of) that agent's blackout.
+            self.follow_session_agent(st, &id);
+            let session = &st.sessions[&id];
+            let writes = session.writes();
+            let view = crate::sessions::live_view(session.row.clone(), now_micros());
             st.events.call(EventKind::CallUpdate, view.clone());
-            self.apply(guard, vec![Write::Recording(row)], Vec::new())
-                .await?;
+            self.apply(guard, writes, Vec::new()).await?;
             return Ok(view);
         }
         for dev in st.devices.values_mut() {
@@ -265,15 +273,16 @@ impl Engine {
                 meta.apply_recording(&mut rec.row);
                 let call = &mut device_mut(st, device_id)?.calls[i];
                 update_call(call, meta);
-                let view = CallView {
-                    call: call.row.clone(),
-                    recording: Some(rec.row.clone()),
-                    recording_now: true,
-                };
                 call.recordings.push(rec);
                 call.cover_recordings();
+                self.follow_agent(st, device_id, i);
+                let call = &st.devices[device_id].calls[i];
                 writes.extend(call.writes());
-                view
+                CallView {
+                    call: call.row.clone(),
+                    recording: call.recordings.last().map(|r| r.row.clone()),
+                    recording_now: true,
+                }
             }
             None => {
                 let now = now_micros();

@@ -100,12 +100,13 @@ impl Engine {
     }
 }
 
-/// The live session holding recording `record_id`, if any (CALLUPDATE by RECORDID).
-pub(crate) fn session_by_record_id(st: &mut State, record_id: i64) -> Option<&mut RecordingRow> {
+/// The SESSIONID of the active session holding recording `record_id`, if any (CALLUPDATE by
+/// RECORDID).
+pub(crate) fn session_of_record(st: &State, record_id: i64) -> Option<String> {
     st.sessions
-        .values_mut()
-        .map(|s| &mut s.row)
-        .find(|r| r.record_id == record_id)
+        .iter()
+        .find(|(_, s)| s.row.record_id == record_id)
+        .map(|(id, _)| id.clone())
 }
 
 /// The catalog row of a session starting at `now`: ids from the engine, no device, no

@@ -133,9 +133,17 @@ fn realtime_call_is_silent_inside_the_blackout_and_bit_exact_outside() {
     eprintln!("blackout from {start_lo}..{start_hi} to {end_lo}..{end_hi} frames");
     assert!(start_hi - start_lo < 800 && end_hi - end_lo < 800);
 
+    assert_silent_inside_and_exact_outside(&s, (start_lo, start_hi), (end_lo, end_hi));
+}
+
+/// Once the capture has ended: the call has one blackout span, its recording is digital
+/// silence inside the span (each bound known to lie within `start` and `end`, frames) and
+/// bit-exact against the capture outside it.
+fn assert_silent_inside_and_exact_outside(s: &Server, start: (i64, i64), end: (i64, i64)) {
+    let ((start_lo, start_hi), (end_lo, end_hi)) = (start, end);
     // The capture ends the recording; FINISHED once it is finalized.
-    wait_finished(&s);
-    let list = req(&s, "calllist", &[("callid", rtp::G711_CALL_ID)], 20);
+    wait_finished(s);
+    let list = req(s, "calllist", &[("callid", rtp::G711_CALL_ID)], 20);
     assert_eq!(field(&list, "COUNT"), "1", "{list}");
     assert_eq!(field(&list, "BLACKOUTS"), "1", "{list}");
     let record_id = field(&list, "RECORDID");
@@ -203,6 +211,171 @@ fn realtime_call_is_silent_inside_the_blackout_and_bit_exact_outside() {
             "packets not found bit-exact: {missing:?}"
         );
     }
+}
+
+/// CALLUPDATE with AGENTID on francisco's call (the recording's length so far, as
+/// `recorded_frames` gives it).
+fn move_call_to(s: &Server, agent: &str) -> i64 {
+    let doc = req(
+        s,
+        "callupdate",
+        &[
+            ("deviceid", "francisco"),
+            ("callinstance", rtp::G711_CALL_ID),
+            ("agentid", agent),
+        ],
+        20,
+    );
+    assert_eq!(field(&doc, "AGENTID"), agent, "{doc}");
+    recorded_frames(s)
+}
+
+#[test]
+fn realtime_call_moved_onto_a_blacked_out_agent_is_silent_until_moved_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ServerBuilder::new(&dir.path().join("data"))
+        .capture("sip-call-rtp-g711.pcap", "realtime")
+        .start();
+    // Ann is under a blackout with no call of hers; francisco's phone has no agent.
+    let ann = add_agent(&s, "ann", "Ann", "900");
+    let bob = add_agent(&s, "bob", "Bob", "901");
+    req(&s, "blackoutstart", &[("deviceid", "900")], 20);
+    common::wait_for(Duration::from_secs(30), || {
+        let doc = s.api("type=devicestatus&requestid=1&deviceid=francisco");
+        (code(&doc) == 20 && field(&doc, "RECORDING") == "Y").then_some(())
+    });
+    let sleep_until = |frames: i64| {
+        while recorded_frames(&s) < frames {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    assert_eq!(status_of(&s, "francisco", rtp::G711_CALL_ID), "RECORDING");
+    // About 3 s in, the CTI says the call is Ann's: covered from then on.
+    sleep_until(3 * 8000);
+    let start_lo = recorded_frames(&s);
+    let start_hi = move_call_to(&s, &ann);
+    let (_, status, section) = instances(&s, "francisco")
+        .into_iter()
+        .find(|(i, _, _)| i == rtp::G711_CALL_ID)
+        .expect("the recorded call");
+    assert_eq!(status, "RECORDINGPAUSED", "{section}");
+    let spans = sections(&section, "BLACKOUT");
+    assert_eq!(spans.len(), 1, "{section}");
+    assert_eq!(field(&spans[0], "END"), "");
+    assert_eq!(blackout_flag(&s, "francisco"), "Y");
+
+    // About 4 s later it is Bob's, who is not blacked out: audible again.
+    sleep_until(start_hi + 4 * 8000);
+    let end_lo = recorded_frames(&s);
+    let end_hi = move_call_to(&s, &bob);
+    let (_, status, section) = instances(&s, "francisco")
+        .into_iter()
+        .find(|(i, _, _)| i == rtp::G711_CALL_ID)
+        .expect("the recorded call");
+    assert_eq!(status, "RECORDING", "{section}");
+    let spans = sections(&section, "BLACKOUT");
+    assert_eq!(spans.len(), 1, "{section}");
+    assert!(!field(&spans[0], "END").is_empty(), "{section}");
+    assert_eq!(blackout_flag(&s, "francisco"), "N");
+    eprintln!("blackout from {start_lo}..{start_hi} to {end_lo}..{end_hi} frames");
+    assert!(start_hi - start_lo < 800 && end_hi - end_lo < 800);
+
+    assert_silent_inside_and_exact_outside(&s, (start_lo, start_hi), (end_lo, end_hi));
+}
+
+#[test]
+fn cti_call_and_session_follow_their_agent_in_and_out_of_a_blackout() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ServerBuilder::new(&dir.path().join("data")).start();
+    let ann = add_agent(&s, "ann", "Ann", "910");
+    let bob = add_agent(&s, "bob", "Bob", "911");
+    req(&s, "callstart", &[("deviceid", "912")], 20);
+    let session = chat(&s, "chatstart", "s1", &bob, 0);
+    let session_record = field(&session, "RECORDID");
+    req(&s, "blackoutstart", &[("deviceid", "910")], 20);
+    assert_eq!(status_of(&s, "912", ""), "RECORDING");
+
+    // Onto Ann, away to Bob, back onto Ann: two spans, the second still open.
+    let update = |agent: &str| {
+        req(
+            &s,
+            "callupdate",
+            &[("deviceid", "912"), ("agentid", agent)],
+            20,
+        )
+    };
+    update(&ann);
+    assert_eq!(status_of(&s, "912", ""), "RECORDINGPAUSED");
+    assert_eq!(blackout_flag(&s, "912"), "Y");
+    update(&bob);
+    assert_eq!(status_of(&s, "912", ""), "RECORDING");
+    assert_eq!(blackout_flag(&s, "912"), "N");
+    update(&ann);
+    let (_, status, section) = instances(&s, "912").remove(0);
+    assert_eq!(status, "RECORDINGPAUSED");
+    let spans = sections(&section, "BLACKOUT");
+    assert_eq!(spans.len(), 2, "{section}");
+    assert!(!field(&spans[0], "END").is_empty(), "{section}");
+    assert_eq!(field(&spans[1], "END"), "", "{section}");
+    // A repeated CALLSTART (same CALLID) that names Bob moves it away too.
+    req(
+        &s,
+        "callstart",
+        &[("deviceid", "912"), ("agentid", &bob)],
+        20,
+    );
+    assert_eq!(status_of(&s, "912", ""), "RECORDING");
+    req(&s, "callstop", &[("deviceid", "912")], 20);
+    assert_eq!(blackout_counts(&s, "912"), ["2"]);
+
+    // The session, by its RECORDID: onto Ann it is covered, back to Bob it is not, and
+    // Ann's next blackout leaves it alone.
+    let move_session = |agent: &str| {
+        req(
+            &s,
+            "callupdate",
+            &[("recordid", &session_record), ("agentid", agent)],
+            20,
+        )
+    };
+    assert_eq!(field(&move_session(&ann), "BLACKOUTS"), "1");
+    move_session(&bob);
+    req(&s, "blackoutstop", &[("deviceid", "910")], 20);
+    req(&s, "blackoutstart", &[("deviceid", "910")], 20);
+    req(&s, "blackoutstop", &[("deviceid", "910")], 20);
+    chat(&s, "chatstop", "s1", "", 13);
+    assert_eq!(session_blackouts(&s), pairs(&[("s1", "1")]));
+}
+
+#[test]
+fn a_call_keeps_its_agent_when_the_phone_changes_hands() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ServerBuilder::new(&dir.path().join("data")).start();
+    let ann = add_agent(&s, "ann", "Ann", "920");
+    let bob = add_agent(&s, "bob", "Bob", "921");
+    req(&s, "callstart", &[("deviceid", "920")], 20);
+    req(&s, "blackoutstart", &[("deviceid", "920")], 20);
+    // The phone moves from Ann to Bob mid-call: the call is still Ann's, still covered.
+    for (action, agent) in [("delete", &ann), ("add", &bob)] {
+        req(
+            &s,
+            "importagentphone",
+            &[("action", action), ("agentid", agent), ("phoneid", "920")],
+            20,
+        );
+    }
+    assert_eq!(status_of(&s, "920", ""), "RECORDINGPAUSED");
+    let doc = req(&s, "devicestatus", &[("deviceid", "920")], 20);
+    assert_eq!(field(&doc, "AGENTID"), ann);
+    // BLACKOUTSTOP on the device names the call's agent, Ann.
+    req(&s, "blackoutstop", &[("deviceid", "920")], 20);
+    assert_eq!(status_of(&s, "920", ""), "RECORDING");
+    req(&s, "callstop", &[("deviceid", "920")], 20);
+    // The phone's next call is Bob's.
+    let doc = req(&s, "callstart", &[("deviceid", "920")], 20);
+    assert_eq!(field(&doc, "AGENTID"), bob);
+    req(&s, "callstop", &[("deviceid", "920")], 20);
+    assert_eq!(blackout_counts(&s, "920"), ["1", "0"]);
 }
 
 #[test]
