@@ -7,12 +7,18 @@
 //! broadcast channel and never waits. While this connection's writes are blocked, the
 //! channel drops the oldest events for it; once it reads again it gets one SYSTEMALERT
 //! saying how many it missed, then the events that follow.
+//!
+//! A client that closes its sending side may still be reading (a subscriber that sent its
+//! EVENTFILTER and shut its side), so the end of its requests does not end the connection.
+//! TCP cannot tell that from a client gone for good without writing to it: at the end of
+//! the requests the server sends one notice, which a closed client's system answers with a
+//! reset; the connection then ends at once, with no event needed to find out.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use engine::{Event, EventData, EventKind};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast::error::RecvError;
@@ -51,6 +57,7 @@ async fn connection(stream: TcpStream, ctx: Arc<Ctx>, mut stop: watch::Receiver<
             }
         }
         let partial = framer.has_partial();
+        let was_reading = reading;
         let doc = tokio::select! {
             read = rd.read(&mut buf), if reading => match read {
                 Ok(0) => {
@@ -76,10 +83,16 @@ async fn connection(stream: TcpStream, ctx: Arc<Ctx>, mut stop: watch::Receiver<
                 }
                 Err(RecvError::Closed) => return,
             },
+            // The reset a closed client's system sends back for the notice.
+            _ = wr.ready(Interest::ERROR), if !reading => return,
             _ = stop.wait_for(|s| *s) => return,
         };
         if let Some(doc) = doc
             && !send(&mut wr, doc, &mut stop).await
+        {
+            return;
+        }
+        if was_reading && !reading && !send(&mut wr, requests_ended_document(&ctx), &mut stop).await
         {
             return;
         }
@@ -122,21 +135,43 @@ fn event_document(ctx: &Ctx, event: &Event) -> String {
     wire::encode_document("EVENT", &body)
 }
 
-/// The SYSTEMALERT of a connection that fell behind: not one of the server's numbered
-/// events (EVENTID empty), it says how many events this connection lost.
+/// The SYSTEMALERT of a connection that fell behind: it says how many events this
+/// connection lost.
 fn missed_document(ctx: &Ctx, missed: u64) -> String {
-    let body = vec![
+    connection_alert(
+        ctx,
+        vec![
+            Node::field("MISSED", missed.to_string()),
+            Node::field(
+                "MESSAGE",
+                format!("{missed} events were dropped because this connection did not keep up"),
+            ),
+        ],
+    )
+}
+
+/// The SYSTEMALERT sent when the client closes its sending side.
+fn requests_ended_document(ctx: &Ctx) -> String {
+    connection_alert(
+        ctx,
+        vec![Node::field(
+            "MESSAGE",
+            "this connection sends no more requests; events continue until it closes",
+        )],
+    )
+}
+
+/// A SYSTEMALERT about this connection only: not one of the server's numbered events
+/// (EVENTID empty), sent whatever the filter; `fields` follow the usual first five.
+fn connection_alert(ctx: &Ctx, fields: Vec<Node>) -> String {
+    let mut body = vec![
         Node::field("EVENTTYPE", EventKind::SystemAlert.as_str()),
         Node::field("EVENTID", ""),
         Node::field("EVENTTIME", ctx.time(Some(engine::now_micros()))),
         Node::field("DEVICEID", ""),
         Node::field("CALLINSTANCE", ""),
-        Node::field("MISSED", missed.to_string()),
-        Node::field(
-            "MESSAGE",
-            format!("{missed} events were dropped because this connection did not keep up"),
-        ),
     ];
+    body.extend(fields);
     wire::encode_document("EVENT", &body)
 }
 

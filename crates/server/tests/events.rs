@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{Server, ServerBuilder, code, field, ok, read_result, sections};
+use common::{Server, ServerBuilder, code, field, ok, read_result, sample, sections};
 
 /// One events connection, read a document at a time.
 struct Client {
@@ -700,4 +700,77 @@ fn an_agent_blackout_is_announced_on_the_agents_sessions() {
     assert_eq!(field(session[1], "DEVICEID"), "");
     assert_eq!(field(session[1], "RECORDINGTYPE"), "SCREEN");
     assert_eq!(field(session[1], "BLACKOUTS"), "1", "{}", session[1]);
+}
+
+/// `callvault_event_clients` as `/metrics` shows it.
+fn event_clients(s: &Server) -> f64 {
+    let text = s.admin_get("/metrics").text();
+    sample(&text, "callvault_event_clients").expect("callvault_event_clients")
+}
+
+/// Polls (for at most 5 s) until `callvault_event_clients` is `want`.
+fn wait_event_clients(s: &Server, want: f64) {
+    common::wait_for(Duration::from_secs(5), || {
+        (event_clients(s) == want).then_some(())
+    });
+}
+
+#[test]
+fn a_closed_client_is_gone_at_once_and_a_half_closed_one_keeps_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ServerBuilder::new(&dir.path().join("data")).start();
+    assert_eq!(event_clients(&s), 0.0);
+
+    // Closed with no event flowing: no longer counted, without waiting for an event.
+    let closed = Client::connect(&s);
+    wait_event_clients(&s, 1.0);
+    drop(closed);
+    wait_event_clients(&s, 0.0);
+
+    // A subscriber that sends its filter and shuts its sending side: told once that its
+    // requests ended, still counted, and still gets its events.
+    let mut reader = Client::connect(&s);
+    reader.filter("<MODE>ADD</MODE><EVENTTYPE>CALLSTART</EVENTTYPE>");
+    reader.writer.shutdown(std::net::Shutdown::Write).unwrap();
+    let notice = reader.next_doc();
+    assert_eq!(field(&notice, "EVENTTYPE"), "SYSTEMALERT", "{notice}");
+    assert_eq!(field(&notice, "EVENTID"), "", "{notice}");
+    assert!(
+        field(&notice, "MESSAGE").contains("no more requests"),
+        "{notice}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(event_clients(&s), 1.0);
+    ok(
+        &s,
+        &[
+            ("type", "callstart"),
+            ("requestid", "1"),
+            ("deviceid", "700"),
+        ],
+        20,
+    );
+    let event = reader.next_doc();
+    assert_eq!(field(&event, "EVENTTYPE"), "CALLSTART", "{event}");
+    assert_eq!(field(&event, "DEVICEID"), "700", "{event}");
+    // Its close sends nothing more (its side was shut already): TCP tells the server only
+    // when it writes again, so it is gone at the next event it is sent.
+    drop(reader);
+    ok(
+        &s,
+        &[
+            ("type", "callstart"),
+            ("requestid", "2"),
+            ("deviceid", "701"),
+        ],
+        20,
+    );
+    wait_event_clients(&s, 0.0);
+
+    // A request cut off by the close is still answered (16) before the notice.
+    let mut cut = Client::connect(&s);
+    cut.writer.write_all(b"<REQUEST><TYPE>EVENTFIL").unwrap();
+    cut.writer.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(code(&cut.next_doc()), 16);
+    assert_eq!(field(&cut.next_doc(), "EVENTTYPE"), "SYSTEMALERT");
 }
