@@ -87,11 +87,36 @@ pub enum AgentKey {
     Name { first: String, last: String },
 }
 
-/// Which user field a SYS_USER / CRM_USER device lookup matches.
+/// Which user field a lookup matches: SYS_USER / CRM_USER device lookups, and the
+/// KEYNAMEs of CHATSTART (all five).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UserKey {
+    Username,
     SysUser,
     CrmUser,
+    EmployeeId,
+    Email,
+}
+
+impl UserKey {
+    /// The `users` column, which an index on the live users covers (migrations 0002, 0007).
+    fn column(self) -> &'static str {
+        match self {
+            UserKey::Username => "username",
+            UserKey::SysUser => "sys_user",
+            UserKey::CrmUser => "crm_user",
+            UserKey::EmployeeId => "employee_id",
+            UserKey::Email => "email",
+        }
+    }
+}
+
+/// The live users whose `key` field equals `$1` exactly, lowest USER_ID first.
+pub(crate) fn users_with_query(key: UserKey) -> String {
+    format!(
+        "SELECT user_id FROM users WHERE NOT deleted AND {} = $1 ORDER BY user_id",
+        key.column()
+    )
 }
 
 /// Why the directory refused a change; nothing was written.
@@ -480,6 +505,23 @@ impl Store {
         })
     }
 
+    /// The live users (not deleted) whose `key` field equals `value` exactly (case and all),
+    /// lowest USER_ID first, with their phones; read through the field's index.
+    pub async fn users_with(&self, key: UserKey, value: &str) -> Result<Vec<User>, StoreError> {
+        let q = users_with_query(key);
+        on_pool!(&self.inner.db, pool => {
+            // One snapshot for every read.
+            let mut tx = pool.begin().await?;
+            let ids: Vec<(i64,)> = sqlx::query_as(&q).bind(value).fetch_all(&mut *tx).await?;
+            let mut users = Vec::with_capacity(ids.len());
+            for (user_id,) in ids {
+                users.extend(read_user!(tx, user_id).await?);
+            }
+            tx.commit().await?;
+            Ok(users)
+        })
+    }
+
     /// IMPORTAGENTPHONE ADD: assigns the phone to the agent (or, when the agent already holds
     /// it, updates its alias if one is given). 24 no such live user; 25 the user is not an
     /// active agent; 22 another agent holds the phone. Returns the agent's USER_ID.
@@ -647,10 +689,7 @@ impl Store {
     /// whose latest call started last, else the first assigned. `NotFound` when no live user
     /// has the name; `NoAgentPhone` when none of them is an active agent with a phone.
     pub async fn phone_of_user(&self, key: UserKey, value: &str) -> Result<Lookup, StoreError> {
-        let column = match key {
-            UserKey::SysUser => "sys_user",
-            UserKey::CrmUser => "crm_user",
-        };
+        let column = key.column();
         let users_query = format!("SELECT COUNT(*) FROM users WHERE NOT deleted AND {column} = $1");
         let phones_query = format!(
             "SELECT p.phone_id, (SELECT MAX(c.start_us) FROM calls c WHERE c.device_id = p.phone_id) \

@@ -488,6 +488,8 @@ mod tests {
 #[cfg(test)]
 mod plans {
     use super::*;
+    use crate::UserKey;
+    use crate::directory::users_with_query;
     use sqlx::sqlite::SqlitePoolOptions;
     use sqlx::{Sqlite, SqlitePool};
 
@@ -593,6 +595,11 @@ mod plans {
                 "SELECT COUNT(*) FROM users WHERE NOT deleted AND crm_user = $1",
                 "users_crm_user",
             ),
+            (&users_with_query(UserKey::Username), "users_username"),
+            (&users_with_query(UserKey::SysUser), "users_sys_user"),
+            (&users_with_query(UserKey::CrmUser), "users_crm_user"),
+            (&users_with_query(UserKey::EmployeeId), "users_employee_id"),
+            (&users_with_query(UserKey::Email), "users_email"),
         ] {
             let sql = format!("EXPLAIN QUERY PLAN {query}");
             let mut q = sqlx::query(&sql);

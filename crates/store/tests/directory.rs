@@ -3,6 +3,7 @@
 mod common;
 
 use common::{T0, TestDb, call};
+use sqlx::Connection;
 use store::{AgentKey, DirectoryError, Lookup, NewUser, Refusal, User, UserChange, UserKey, Write};
 
 on_both_backends!(
@@ -13,6 +14,8 @@ on_both_backends!(
     phones_follow_their_agent,
     stations_replace_by_name_or_device,
     lookups_resolve_only_through_active_agents,
+    key_lookups_match_exactly_and_leave_out_deleted,
+    key_lookups_use_indexes,
     concurrent_adds_of_one_name_admit_one,
 );
 
@@ -403,6 +406,131 @@ async fn lookups_resolve_only_through_active_agents(db: &TestDb) {
         s.phone_of_user(UserKey::SysUser, "DOM\\ann").await.unwrap(),
         Lookup::NotFound
     );
+}
+
+const KEYS: [UserKey; 5] = [
+    UserKey::Username,
+    UserKey::SysUser,
+    UserKey::CrmUser,
+    UserKey::EmployeeId,
+    UserKey::Email,
+];
+
+async fn key_lookups_match_exactly_and_leave_out_deleted(db: &TestDb) {
+    let s = db.open().await;
+    let mut a = new_user("ann", "Ann", "A");
+    a.sys_user = "DOM\\ann".into();
+    a.crm_user = "crm-ann".into();
+    a.employee_id = "e-1".into();
+    a.email = "ann@example.com".into();
+    let a = s.add_user(&a, T0).await.unwrap();
+    s.add_phone(&AgentKey::Id(a.user_id), "200", Some("ann-desk"))
+        .await
+        .unwrap();
+    let a = s.user(a.user_id).await.unwrap().unwrap();
+    let ids = |users: Vec<User>| users.iter().map(|u| u.user_id).collect::<Vec<_>>();
+    for (key, value) in
+        KEYS.into_iter()
+            .zip(["ann", "DOM\\ann", "crm-ann", "e-1", "ann@example.com"])
+    {
+        // The user whole, phones and all.
+        assert_eq!(
+            s.users_with(key, value).await.unwrap(),
+            std::slice::from_ref(&a),
+            "{key:?}"
+        );
+        // Exact: another case, or spaces around it, is another value.
+        for other in [value.to_uppercase(), format!(" {value}"), String::new()] {
+            assert!(
+                s.users_with(key, &other).await.unwrap().is_empty(),
+                "{key:?} {other:?}"
+            );
+        }
+    }
+
+    // Two live users with one EMAIL: both, lowest USER_ID first.
+    let mut b = new_user("bob", "Bob", "B");
+    b.email = "desk@example.com".into();
+    let b = s.add_user(&b, T0).await.unwrap();
+    let mut c = new_user("cat", "Cat", "C");
+    c.email = "desk@example.com".into();
+    c.agent = false;
+    let c = s.add_user(&c, T0).await.unwrap();
+    assert_eq!(
+        ids(s
+            .users_with(UserKey::Email, "desk@example.com")
+            .await
+            .unwrap()),
+        [b.user_id, c.user_id]
+    );
+    // A deleted user is not found; a new one with the same values is.
+    s.delete_user(b.user_id, T0).await.unwrap();
+    assert_eq!(
+        ids(s
+            .users_with(UserKey::Email, "desk@example.com")
+            .await
+            .unwrap()),
+        [c.user_id]
+    );
+    s.delete_user(a.user_id, T0).await.unwrap();
+    for key in KEYS {
+        let value = match key {
+            UserKey::Username => "ann",
+            UserKey::Email => "ann@example.com",
+            _ => continue,
+        };
+        assert!(s.users_with(key, value).await.unwrap().is_empty());
+    }
+    let again = s.add_user(&new_user("ann", "Ann", "A"), T0).await.unwrap();
+    assert_eq!(
+        ids(s.users_with(UserKey::Username, "ann").await.unwrap()),
+        [again.user_id]
+    );
+}
+
+/// Every KEYNAME look-up reads the live users through an index (migrations 0002, 0004,
+/// 0007), on either backend. PostgreSQL is told not to scan, so that it shows the index
+/// it would use even on a table this small.
+async fn key_lookups_use_indexes(db: &TestDb) {
+    drop(db.open().await);
+    let plan = |column: &str| {
+        let query = format!(
+            "SELECT user_id FROM users WHERE NOT deleted AND {column} = $1 ORDER BY user_id"
+        );
+        async move {
+            let lines: Vec<String> = if db.is_postgres() {
+                let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+                sqlx::query("SET enable_seqscan = off")
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                let rows: Vec<(String,)> = sqlx::query_as(&format!("EXPLAIN {query}"))
+                    .bind("x")
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap();
+                rows.into_iter().map(|(l,)| l).collect()
+            } else {
+                let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+                let rows: Vec<(i64, i64, i64, String)> =
+                    sqlx::query_as(&format!("EXPLAIN QUERY PLAN {query}"))
+                        .bind("x")
+                        .fetch_all(&mut conn)
+                        .await
+                        .unwrap();
+                rows.into_iter().map(|(_, _, _, l)| l).collect()
+            };
+            lines
+        }
+    };
+    for column in ["username", "sys_user", "crm_user", "employee_id", "email"] {
+        let lines = plan(column).await;
+        let index = format!("users_{column}");
+        assert!(
+            lines.iter().any(|l| l.contains(&index)),
+            "{column}: {lines:?}"
+        );
+    }
 }
 
 async fn concurrent_adds_of_one_name_admit_one(db: &TestDb) {

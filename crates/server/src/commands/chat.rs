@@ -1,14 +1,20 @@
 //! CHATSTART, CHATSTOP, CHATUPDATE: chat and screen sessions, named by SESSIONID.
 
 use engine::{ApiError, MetaUpdate};
-use store::User;
+use store::{User, UserKey};
 use wire::{Code, Request};
 
 use super::{Ctx, Done, Params, invalid};
 use crate::render;
 
 /// The directory fields CHATSTART's KEYNAME may name.
-const KEYNAMES: [&str; 5] = ["USERNAME", "SYS_USER", "CRM_USER", "EMPLOYEE_ID", "EMAIL"];
+const KEYNAMES: [(&str, UserKey); 5] = [
+    ("USERNAME", UserKey::Username),
+    ("SYS_USER", UserKey::SysUser),
+    ("CRM_USER", UserKey::CrmUser),
+    ("EMPLOYEE_ID", UserKey::EmployeeId),
+    ("EMAIL", UserKey::Email),
+];
 
 pub async fn chat_start(ctx: &Ctx, req: &Request) -> Result<Done, ApiError> {
     let p = Params(req);
@@ -87,19 +93,15 @@ async fn agent(ctx: &Ctx, p: &Params<'_>) -> Result<User, ApiError> {
             ));
         };
         let keyname = keyname.trim().to_ascii_uppercase();
-        if !KEYNAMES.contains(&keyname.as_str()) {
+        let Some(&(_, key)) = KEYNAMES.iter().find(|(name, _)| *name == keyname) else {
+            let names: Vec<&str> = KEYNAMES.iter().map(|(name, _)| *name).collect();
             return Err(invalid(format!(
                 "KEYNAME must be one of {}",
-                KEYNAMES.join(", ")
+                names.join(", ")
             )));
-        }
+        };
         let value = p.required("KEYVALUE")?;
-        let mut matching: Vec<User> = store
-            .users()
-            .await?
-            .into_iter()
-            .filter(|u| key_field(u, &keyname) == Some(value))
-            .collect();
+        let mut matching = store.users_with(key, value).await?;
         if matching.len() > 1 {
             return Err(ApiError::new(
                 Code::KeysNotUnique,
@@ -120,18 +122,6 @@ async fn agent(ctx: &Ctx, p: &Params<'_>) -> Result<User, ApiError> {
         ));
     }
     Ok(user)
-}
-
-/// The directory field a KEYNAME names.
-fn key_field<'u>(u: &'u User, keyname: &str) -> Option<&'u str> {
-    Some(match keyname {
-        "USERNAME" => &u.username,
-        "SYS_USER" => &u.sys_user,
-        "CRM_USER" => &u.crm_user,
-        "EMPLOYEE_ID" => &u.employee_id,
-        "EMAIL" => &u.email,
-        _ => return None,
-    })
 }
 
 fn not_found(message: String) -> ApiError {
