@@ -131,6 +131,20 @@ impl Drop for Server {
     }
 }
 
+/// A server replaying `pcap` as fast as it can, once its capture source has FINISHED.
+pub fn replay(pcap: &str) -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ServerBuilder::new(&dir.path().join("data"))
+        .capture(pcap, "max")
+        .start();
+    wait_for(Duration::from_secs(30), || {
+        let doc = s.api("type=systemstatus&requestid=1");
+        let source = sections(&doc, "SOURCE").into_iter().next()?;
+        (field(&source, "STATE") == "FINISHED").then_some(())
+    });
+    (dir, s)
+}
+
 /// An HTTP response as bytes.
 pub struct HttpResponse {
     pub status: u16,
