@@ -20,6 +20,10 @@ function clock(seconds) {
   return `${Math.floor(s / 3600)}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}`;
 }
 
+function count(n, noun) {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 function yesNo(v) {
   return v === 'Y' ? 'Yes' : 'No';
 }
@@ -68,6 +72,7 @@ function showDevice(d, announce) {
     board.insertBefore(tr, after ? rows.get(after).row : null);
   }
   rows.set(d.DEVICEID, next);
+  if (!entry) showCount();
   if (announce) {
     tr.classList.add('changed');
     const agent = d.AGENTNAME ? `, agent ${d.AGENTNAME}` : '';
@@ -79,7 +84,11 @@ function showBoard(snapshot) {
   board.replaceChildren();
   rows.clear();
   for (const d of snapshot.DEVICE || []) showDevice(d, false);
-  liveState.textContent = `${rows.size} devices; updates arrive as they happen.`;
+  showCount();
+}
+
+function showCount() {
+  liveState.textContent = `${count(rows.size, 'device')}; updates arrive as they happen.`;
 }
 
 function connectBoard() {
@@ -189,7 +198,7 @@ form.addEventListener('submit', async (e) => {
     }
     const calls = body.CALL || [];
     showResults(calls);
-    searchMessage.textContent = `${calls.length} recordings found.`;
+    searchMessage.textContent = `${count(calls.length, 'recording')} found.`;
   } catch (err) {
     searchMessage.className = 'error';
     searchMessage.textContent = `The search failed: ${err.message}`;
