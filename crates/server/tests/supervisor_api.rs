@@ -261,6 +261,67 @@ fn live_stream_sends_the_board_then_each_changed_row() {
 }
 
 #[test]
+fn a_browser_that_stops_reading_gets_a_fresh_board() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ServerBuilder::new(&dir.path().join("data"))
+        .config("[events]\nqueue = 64\n")
+        .start();
+    let mut live = Live::open(&s);
+    assert_eq!(live.next(Duration::from_secs(5)).0, "snapshot");
+
+    // Rows of about 5 KiB, thousands of them, while this browser reads nothing.
+    let long = "9".repeat(1000);
+    let extra: String = ["ANI", "DNIS", "CALLID", "STATIONNAME", "AGENTID"]
+        .iter()
+        .map(|name| format!("<{name}>{long}</{name}>"))
+        .collect();
+    common::call_pairs(&s, 4, 100, &extra);
+    ok(
+        &s,
+        &[
+            ("type", "callstart"),
+            ("requestid", "1"),
+            ("deviceid", "end"),
+        ],
+        20,
+    );
+
+    // It reads again: some rows, then a snapshot instead of what it missed, then rows again,
+    // until the last call's.
+    let mut board: std::collections::BTreeMap<String, Value> = Default::default();
+    let mut snapshots = 0;
+    while !board.contains_key("end") {
+        match live.next(Duration::from_secs(10)) {
+            (name, row) if name == "device" => {
+                board.insert(row["DEVICEID"].as_str().unwrap().to_string(), row);
+            }
+            (name, all) if name == "snapshot" => {
+                snapshots += 1;
+                board = all["DEVICE"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|row| (row["DEVICEID"].as_str().unwrap().to_string(), row.clone()))
+                    .collect();
+            }
+            (name, _) => panic!("unexpected event {name}"),
+        }
+    }
+    assert!(snapshots >= 1, "the stream never fell behind");
+    // What the browser shows in the end is the board as it is.
+    let now = json(&s, "/api/devices", 200);
+    let rows: Vec<&Value> = board.values().collect();
+    assert_eq!(rows.len(), 5);
+    for (shown, actual) in rows.iter().zip(now["DEVICE"].as_array().unwrap()) {
+        for field in ["DEVICEID", "STATE", "ANI", "RECORDING", "CALLLIVE"] {
+            assert_eq!(shown[field], actual[field], "{field}");
+        }
+    }
+    assert_eq!(board["h0"]["STATE"], "0");
+    assert_eq!(board["h0"]["ANI"], long.as_str());
+}
+
+#[test]
 fn recordings_search_media_and_status_answer_as_the_protocol_does() {
     let (_dir, s) = common::replay("sip-over-tcp.pcap");
 
