@@ -180,6 +180,15 @@ impl Live {
         }
     }
 
+    /// Reads until the server closes the stream; panics after `timeout`.
+    fn until_closed(&mut self, timeout: Duration) {
+        self.stream.set_read_timeout(Some(timeout)).unwrap();
+        let mut rest = Vec::new();
+        self.stream
+            .read_to_end(&mut rest)
+            .expect("the stream is closed");
+    }
+
     /// The next event's name and data, within `timeout`.
     fn next(&mut self, timeout: Duration) -> (String, Value) {
         let block = self.until("\n\n", timeout);
@@ -258,6 +267,21 @@ fn live_stream_sends_the_board_then_each_changed_row() {
     assert_eq!(stopped["STATE"], "0");
     assert_eq!(stopped["RECORDING"], "N");
     assert_eq!(stopped["ANI"], "5550123");
+}
+
+#[test]
+fn a_stop_ends_the_live_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = ServerBuilder::new(&dir.path().join("data")).start();
+    let mut live = Live::open(&s);
+    assert_eq!(live.next(Duration::from_secs(5)).0, "snapshot");
+    // On a stop the server gives open connections 3 s before it cuts them: a live stream
+    // that did not end by itself would hold the stop up that long.
+    let asked = Instant::now();
+    assert!(s.terminate().success());
+    let took = asked.elapsed();
+    assert!(took < Duration::from_millis(2500), "the stop took {took:?}");
+    live.until_closed(Duration::from_secs(1));
 }
 
 #[test]
