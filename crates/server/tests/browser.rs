@@ -106,6 +106,8 @@ fn supervisor_page_in_headless_chromium() {
 
     assert!(report["appearMs"].as_u64().unwrap() <= 1000, "{report}");
     assert!(report["stopMs"].as_u64().unwrap() <= 1000, "{report}");
+    let refused = s.api("type=calllist&requestid=4&minduration=-3");
+    assert_eq!(report["refusalText"], field(&refused, "RESULTMSG"));
     assert_eq!(report["found"], 1, "{report}");
     let played = report["played"]["duration"].as_f64().unwrap();
     assert!(

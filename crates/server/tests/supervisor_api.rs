@@ -486,5 +486,8 @@ fn page_and_assets_come_from_callvault_alone() {
         assert!(!r.text().contains("://"), "{asset} names another origin");
     }
     assert!(!html.contains("://"), "the page names another origin");
+    let icon = s.admin_get("/assets/favicon.svg");
+    assert_eq!(icon.header("content-type"), Some("image/svg+xml"));
+    assert!(html.contains("\"/assets/favicon.svg\""));
     assert_eq!(s.admin_get("/assets/other.js").status, 404);
 }

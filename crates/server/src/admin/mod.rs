@@ -35,9 +35,22 @@ pub async fn serve(listener: TcpListener, ctx: Arc<Ctx>, stop: watch::Receiver<b
 
 fn router(ctx: Arc<Ctx>, stop: watch::Receiver<bool>) -> Router {
     Router::new()
-        .route("/", get(page))
-        .route("/assets/supervisor.css", get(css))
-        .route("/assets/supervisor.js", get(js))
+        .route(
+            "/",
+            get(|| async { asset("text/html; charset=utf-8", include_str!("page.html")) }),
+        )
+        .route(
+            "/assets/supervisor.css",
+            get(|| async { asset("text/css; charset=utf-8", include_str!("page.css")) }),
+        )
+        .route(
+            "/assets/supervisor.js",
+            get(|| async { asset("text/javascript; charset=utf-8", include_str!("page.js")) }),
+        )
+        .route(
+            "/assets/favicon.svg",
+            get(|| async { asset("image/svg+xml", include_str!("favicon.svg")) }),
+        )
         .route("/metrics", get(crate::metrics::metrics))
         .route("/healthz", get(healthz))
         .route("/api/devices", get(api::devices))
@@ -52,29 +65,14 @@ fn router(ctx: Arc<Ctx>, stop: watch::Receiver<bool>) -> Router {
 const POLICY: &str =
     "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-async fn page() -> Response {
+/// The page and its assets, built into the binary.
+fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_TYPE, content_type),
             (header::CONTENT_SECURITY_POLICY, POLICY),
         ],
-        include_str!("page.html"),
-    )
-        .into_response()
-}
-
-async fn css() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
-        include_str!("page.css"),
-    )
-        .into_response()
-}
-
-async fn js() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        include_str!("page.js"),
+        body,
     )
         .into_response()
 }
