@@ -1,10 +1,11 @@
-//! The supervisor page's JSON API. Each endpoint runs the protocol command it mirrors —
-//! DEVICELIST's rows, CALLLIST, EXPORT, SYSTEMSTATUS — through the same code, so filters,
-//! validation, result codes and messages are the protocol's. A result's body is sent as
-//! JSON in the shape of its `<RESULT>`: a field is a string under its name, and the sections
-//! of one name are a list of objects under that name, in order. A refused request is
-//! answered 400 (404 for a recording that cannot be found) with
-//! `{"RESULTCODE": n, "RESULTMSG": "…"}`, RESULTMSG as the `<RESULT>` would have it.
+//! The supervisor page's JSON API. The search, media and status endpoints run CALLLIST,
+//! EXPORT and SYSTEMSTATUS through the protocol's dispatcher, so filters, validation,
+//! result codes and messages are the protocol's; the board's rows are DEVICELIST's, made by
+//! the same renderer. A result's body is sent as JSON in the shape of its `<RESULT>`: a
+//! field is a string under its name, and the sections of one name are a list of objects
+//! under that name, in order. A refused request is answered 400 (404 for a recording that
+//! cannot be found) with `{"RESULTCODE": n, "RESULTMSG": "…"}`, RESULTMSG as the
+//! `<RESULT>` would have it.
 
 use std::convert::Infallible;
 use std::sync::Arc;
