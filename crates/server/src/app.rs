@@ -98,7 +98,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         ctx.clone(),
         stop_rx.clone(),
     ));
-    let admin_task = tokio::spawn(crate::metrics::serve(admin, ctx.clone(), stop_rx.clone()));
+    let admin_task = tokio::spawn(crate::admin::serve(admin, ctx.clone(), stop_rx.clone()));
     let capture_tasks = captures.start(
         &config.capture.files,
         config.capture.speed,

@@ -99,6 +99,8 @@ impl Ctx {
 pub enum Transport {
     Http,
     Socket,
+    /// The supervisor page's JSON API on the admin listener.
+    Admin,
 }
 
 /// A recording to send instead of a `<RESULT>` (a successful EXPORT): the stored WAV at

@@ -131,6 +131,20 @@ impl Drop for Server {
     }
 }
 
+/// A server replaying `pcap` as fast as it can, once its capture source has FINISHED.
+pub fn replay(pcap: &str) -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ServerBuilder::new(&dir.path().join("data"))
+        .capture(pcap, "max")
+        .start();
+    wait_for(Duration::from_secs(30), || {
+        let doc = s.api("type=systemstatus&requestid=1");
+        let source = sections(&doc, "SOURCE").into_iter().next()?;
+        (field(&source, "STATE") == "FINISHED").then_some(())
+    });
+    (dir, s)
+}
+
 /// An HTTP response as bytes.
 pub struct HttpResponse {
     pub status: u16,
@@ -354,6 +368,31 @@ pub fn ok(s: &Server, pairs: &[(&str, &str)], want: u32) -> String {
 
 pub fn code(doc: &str) -> u32 {
     field(doc, "RESULTCODE").parse().unwrap()
+}
+
+/// Traffic over the socket API: on each of `connections` connections at once, `pairs`
+/// CALLSTART/CALLSTOP pairs for device `h<connection>`, all sent before any result is read;
+/// `extra` (XML fields) is added to each CALLSTART. Every result must be code 20.
+pub fn call_pairs(s: &Server, connections: usize, pairs: usize, extra: &str) {
+    std::thread::scope(|scope| {
+        for c in 0..connections {
+            scope.spawn(move || {
+                let mut sock = s.connect_socket();
+                let mut batch = String::new();
+                for i in 0..pairs {
+                    batch.push_str(&format!(
+                        "<REQUEST><TYPE>CALLSTART</TYPE><REQUESTID>{i}</REQUESTID><DEVICEID>h{c}</DEVICEID>{extra}</REQUEST>\r\n\
+                         <REQUEST><TYPE>CALLSTOP</TYPE><REQUESTID>{i}</REQUESTID><DEVICEID>h{c}</DEVICEID></REQUEST>\r\n"
+                    ));
+                }
+                sock.write_all(batch.as_bytes()).unwrap();
+                for _ in 0..pairs * 2 {
+                    let r = read_result(&mut sock);
+                    assert_eq!(code(&r), 20, "{r}");
+                }
+            });
+        }
+    });
 }
 
 /// Polls until `f` returns Some, or panics after `timeout`.
