@@ -486,6 +486,32 @@ fn page_and_assets_come_from_callvault_alone() {
         assert!(!r.text().contains("://"), "{asset} names another origin");
     }
     assert!(!html.contains("://"), "the page names another origin");
+    // The search form offers every CALLLIST filter (USER1–USER15 through one field chooser,
+    // filled in by the script).
+    for filter in [
+        "CALLDATESTART",
+        "CALLDATEEND",
+        "CALLCOUNT",
+        "RECORDID",
+        "DEVICEID",
+        "AGENTID",
+        "STATIONNAME",
+        "ANI",
+        "DNIS",
+        "CALLID",
+        "CALLDIRECTION",
+        "GATE",
+        "SGROUP",
+        "GROUPID",
+        "RECORDINGTYPE",
+        "MINDURATION",
+        "MAXDURATION",
+    ] {
+        assert!(
+            html.contains(&format!("name=\"{filter}\"")),
+            "the search form has no {filter} field"
+        );
+    }
     let icon = s.admin_get("/assets/favicon.svg");
     assert_eq!(icon.header("content-type"), Some("image/svg+xml"));
     assert!(html.contains("\"/assets/favicon.svg\""));
