@@ -577,6 +577,7 @@ impl Engine {
                 locked: false,
                 state: RecordingState::Open,
                 media_path: format!("{record_id}.wav"),
+                purged: None,
             },
             channel: Some(channel),
             spans: Vec::new(),
