@@ -569,8 +569,9 @@ impl Engine {
                 duration_ms: None,
                 kind,
                 audio: false,
-                keep_days: None,
-                archive_action: String::new(),
+                // The configured defaults; the request's values, if any, are applied next.
+                keep_days: self.inner.config.keep_days,
+                archive_action: self.inner.config.archive_action.clone(),
                 cti_initiated: call.cti_initiated,
                 agent_initiated: false,
                 blackouts: 0,

@@ -37,6 +37,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             auto_create_devices: config.devices.auto_create,
             agent_blackouts: config.blackout.mode == crate::config::BlackoutMode::Agent,
             event_queue: config.events.queue,
+            keep_days: config.retention.keep_days.map(i64::from),
+            archive_action: config.retention.archive_action.clone(),
         },
         store.clone(),
         recorder,

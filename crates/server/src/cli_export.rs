@@ -64,7 +64,9 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         (None, Some(idents)) => parse_idents(idents)?,
         (None, None) => unreachable!("clap requires --recordid or --ident"),
     };
-    let found = lookup(&database, &recordings_dir, &wanted)?;
+    let (tz, datetime_format) = (config.timezone()?, config.api.datetime_format.wire());
+    let time = |t| wire::values::format_datetime(t, tz, datetime_format);
+    let found = lookup(&database, &recordings_dir, &wanted, time)?;
 
     let output = &args.output;
     let dir = match output.parent() {
@@ -83,6 +85,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
             Outcome::StillRecording => {
                 bail!("recording {record_id} is still being made; export it once it has stopped")
             }
+            Outcome::Purged(at) => bail!(crate::commands::purged_message(record_id, &at)),
         };
         let input = File::open(&path).with_context(|| {
             format!(
@@ -154,6 +157,7 @@ fn lookup(
     database: &str,
     recordings_dir: &Path,
     wanted: &[(String, i64)],
+    time: impl Fn(store::Micros) -> String,
 ) -> anyhow::Result<Vec<(String, i64, Outcome)>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -165,7 +169,8 @@ fn lookup(
         let mut found = Vec::with_capacity(wanted.len());
         for (ident, record_id) in wanted {
             let row = store.recording(*record_id).await?;
-            found.push((ident.clone(), *record_id, Outcome::of(row, recordings_dir)));
+            let outcome = Outcome::of(row, recordings_dir, &time);
+            found.push((ident.clone(), *record_id, outcome));
         }
         store.close().await;
         Ok(found)
