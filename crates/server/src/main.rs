@@ -9,6 +9,7 @@ mod events_listener;
 mod http;
 mod metrics;
 mod packaging;
+mod purge;
 mod render;
 mod socket;
 

@@ -69,7 +69,10 @@ async fn expiry_follows_keepdays_action_lock_and_end(db: &TestDb) {
     assert_eq!(ids(&marked), [1, 7, 9]);
     let one = marked.iter().find(|m| m.record_id == 1).unwrap();
     assert_eq!(one.media_path, "1.wav");
-    assert!(store.mark_expired(END, 100).await.unwrap().is_empty(), "once");
+    assert!(
+        store.mark_expired(END, 100).await.unwrap().is_empty(),
+        "once"
+    );
     assert_eq!(store.recording(1).await.unwrap().unwrap().purged, Some(END));
     assert_eq!(store.recording(3).await.unwrap().unwrap().purged, None);
 
@@ -144,8 +147,14 @@ async fn batches_take_the_soonest_first(db: &TestDb) {
         .collect();
     store.commit(rows).await.unwrap();
     let now = T0 + 20 * HOUR;
-    assert_eq!(ids(&store.mark_expired(now, 4).await.unwrap()), [1, 2, 3, 4]);
-    assert_eq!(ids(&store.mark_expired(now, 4).await.unwrap()), [5, 6, 7, 8]);
+    assert_eq!(
+        ids(&store.mark_expired(now, 4).await.unwrap()),
+        [1, 2, 3, 4]
+    );
+    assert_eq!(
+        ids(&store.mark_expired(now, 4).await.unwrap()),
+        [5, 6, 7, 8]
+    );
     assert_eq!(ids(&store.mark_expired(now, 4).await.unwrap()), [9, 10]);
     assert!(store.mark_expired(now, 4).await.unwrap().is_empty());
     store.close().await;

@@ -218,6 +218,16 @@ impl Server {
         s
     }
 
+    /// Waits until the (first) capture source is FINISHED: every captured call applied,
+    /// stored and its recordings finalized.
+    pub fn wait_capture_finished(&self) {
+        wait_for(Duration::from_secs(60), || {
+            let doc = self.api("type=systemstatus&requestid=1");
+            let source = sections(&doc, "SOURCE").into_iter().next()?;
+            (field(&source, "STATE") == "FINISHED").then_some(())
+        });
+    }
+
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -354,6 +364,44 @@ pub fn ok(s: &Server, pairs: &[(&str, &str)], want: u32) -> String {
 
 pub fn code(doc: &str) -> u32 {
     field(doc, "RESULTCODE").parse().unwrap()
+}
+
+/// The value of the sample written exactly as `series` (name and labels) in a `/metrics`
+/// text, if any.
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        let (name, value) = line.rsplit_once(' ')?;
+        if name == series {
+            value.parse().ok()
+        } else {
+            None
+        }
+    })
+}
+
+/// Runs one SQL statement on the catalog of the server that ran on `data_dir` (stopped
+/// now, for SQLite), on whichever backend the test run uses.
+pub fn catalog_execute(data_dir: &Path, sql: &str) {
+    use sqlx::Connection;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        match backend::database_for(data_dir) {
+            Some(url) => {
+                let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+                sqlx::query(sql).execute(&mut c).await.unwrap();
+                c.close().await.unwrap();
+            }
+            None => {
+                let url = format!("sqlite://{}", data_dir.join("catalog.db").display());
+                let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::query(sql).execute(&mut c).await.unwrap();
+                c.close().await.unwrap();
+            }
+        }
+    });
 }
 
 /// Polls until `f` returns Some, or panics after `timeout`.
