@@ -6,23 +6,10 @@ mod common;
 mod rtp;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
-use common::{ServerBuilder, field, sections};
-
-/// Runs `callvault export` on `data_dir` with `args`.
-fn export(data_dir: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_callvault"));
-    cmd.arg("export").arg("--data-dir").arg(data_dir);
-    if let Some(url) = common::backend::database_for(data_dir) {
-        cmd.arg("--database").arg(url);
-    }
-    cmd.args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run callvault export")
-}
+use common::{ServerBuilder, cli_export as export, field, sections};
 
 fn decoded_samples(path: &Path) -> usize {
     let out = Command::new("ffmpeg")

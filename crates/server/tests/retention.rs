@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{
-    HttpResponse, Server, ServerBuilder, catalog_execute, code, field, ok, sample, sections,
-    wait_for,
+    HttpResponse, Server, ServerBuilder, catalog_execute, cli_export, code, field, ok, sample,
+    sections, wait_for,
 };
 
 fn media(data_dir: &Path, record_id: &str) -> PathBuf {
@@ -284,6 +284,20 @@ fn expired_recordings_are_purged_and_the_rest_kept() {
     assert_eq!(field(&status, "LASTPURGE"), last_purge);
     assert_eq!(field(&status, "LASTPURGECOUNT"), "2");
     assert_eq!(field(&status, "LASTPURGEBYTES"), freed.to_string());
+
+    // The command line refuses it too, and writes nothing.
+    let out_file = dir.path().join("purged.wav");
+    let out = cli_export(
+        &data,
+        &["--recordid", &expiring, "-o", out_file.to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("recording {expiring} was purged by retention at ")),
+        "{err}"
+    );
+    assert!(!out_file.exists());
 }
 
 #[test]

@@ -379,6 +379,19 @@ pub fn sample(text: &str, series: &str) -> Option<f64> {
     })
 }
 
+/// Runs `callvault export` on `data_dir` (and its catalog) with `args`.
+pub fn cli_export(data_dir: &Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_callvault"));
+    cmd.arg("export").arg("--data-dir").arg(data_dir);
+    if let Some(url) = backend::database_for(data_dir) {
+        cmd.arg("--database").arg(url);
+    }
+    cmd.args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run callvault export")
+}
+
 /// Runs one SQL statement on the catalog of the server that ran on `data_dir` (stopped
 /// now, for SQLite), on whichever backend the test run uses.
 pub fn catalog_execute(data_dir: &Path, sql: &str) {
