@@ -5,6 +5,8 @@
 //! and mix it themselves. Each figure is the best of three runs.
 //!
 //! Run: cargo bench -p callvault-export --bench encode
+//! Only some formats: cargo bench -p callvault-export --bench encode -- gsm mp3
+//! (each word is matched against the format column, ignoring case).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -37,7 +39,7 @@ fn ours(format: Format, input: &Path, output: &Path) -> Duration {
     })
 }
 
-fn tool(program: &str, args: &[&str]) -> Duration {
+fn tool(program: &str, args: &[String]) -> Duration {
     best_of_three(|| run(Command::new(program).args(args)))
 }
 
@@ -67,80 +69,105 @@ fn main() {
     let raw_in = [
         "-t", "raw", "-r", "8000", "-e", "signed", "-b", "16", "-c", "1",
     ];
+    let (mono, call) = (s("mono.raw"), s("call.wav"));
 
-    let rows = [
+    // (format, our encoder and output file, reference tool and its command line)
+    let cases = [
         (
             "WAV (copy)",
-            ours(Format::Wav, &p("call.wav"), &p("ours.wav")),
+            Format::Wav,
+            "ours.wav",
             "sox (copy)",
-            tool("sox", &[&s("call.wav"), &s("sox.wav")]),
+            ["sox", &call, &s("sox.wav")].map(String::from).to_vec(),
         ),
         (
             "GSM WAV",
-            ours(Format::GsmWav, &p("call.wav"), &p("ours-gsm.wav")),
+            Format::GsmWav,
+            "ours-gsm.wav",
             "sox -e gsm-full-rate",
-            tool(
-                "sox",
-                &[
-                    &raw_in[..],
-                    &[&s("mono.raw"), "-e", "gsm-full-rate", &s("sox-gsm.wav")],
-                ]
-                .concat(),
-            ),
+            [
+                &["sox"][..],
+                &raw_in,
+                &[&mono, "-e", "gsm-full-rate", &s("sox-gsm.wav")],
+            ]
+            .concat()
+            .into_iter()
+            .map(String::from)
+            .collect(),
         ),
         (
             "MP3 32 kbit/s mono",
-            ours(Format::Mp3, &p("call.wav"), &p("ours.mp3")),
+            Format::Mp3,
+            "ours.mp3",
             "lame -b 32 --cbr -q 5",
-            tool(
+            [
                 "lame",
-                &[
-                    "--quiet",
-                    "-r",
-                    "-s",
-                    "8",
-                    "--bitwidth",
-                    "16",
-                    "--signed",
-                    "--little-endian",
-                    "-m",
-                    "m",
-                    "-b",
-                    "32",
-                    "--cbr",
-                    "-q",
-                    "5",
-                    &s("mono.raw"),
-                    &s("lame.mp3"),
-                ],
-            ),
+                "--quiet",
+                "-r",
+                "-s",
+                "8",
+                "--bitwidth",
+                "16",
+                "--signed",
+                "--little-endian",
+                "-m",
+                "m",
+                "-b",
+                "32",
+                "--cbr",
+                "-q",
+                "5",
+                &mono,
+                &s("lame.mp3"),
+            ]
+            .map(String::from)
+            .to_vec(),
         ),
         (
             "WebM/Opus 24 kbit/s mono",
-            ours(Format::Webm, &p("call.wav"), &p("ours.webm")),
+            Format::Webm,
+            "ours.webm",
             "opusenc --bitrate 24",
-            tool(
+            [
                 "opusenc",
-                &[
-                    "--quiet",
-                    "--raw",
-                    "--raw-rate",
-                    "8000",
-                    "--raw-chan",
-                    "1",
-                    "--bitrate",
-                    "24",
-                    &s("mono.raw"),
-                    &s("opusenc.opus"),
-                ],
-            ),
+                "--quiet",
+                "--raw",
+                "--raw-rate",
+                "8000",
+                "--raw-chan",
+                "1",
+                "--bitrate",
+                "24",
+                &mono,
+                &s("opusenc.opus"),
+            ]
+            .map(String::from)
+            .to_vec(),
         ),
     ];
+
+    // Words given after `--` select formats; `cargo bench` itself passes `--bench`.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .map(|a| a.to_lowercase())
+        .collect();
+    let selected = |format: &str| {
+        only.is_empty()
+            || only
+                .iter()
+                .any(|w| format.to_lowercase().contains(w.as_str()))
+    };
 
     println!("Encoding {SECONDS} s of two-channel 8 kHz audio (best of 3 runs)\n");
     println!("| format | ours | reference | reference time | ours/reference | ours, × real time |");
     println!("|---|---|---|---|---|---|");
-    for (format, ours, reference, theirs) in rows {
+    for (format, ours_format, ours_file, reference, command) in cases {
+        if !selected(format) {
+            continue;
+        }
+        let ours = ours(ours_format, &p("call.wav"), &p(ours_file));
+        let theirs = tool(&command[0], &command[1..]);
         println!(
             "| {format} | {:.3} s | {reference} | {:.3} s | {:.2} | {:.0}× |",
             ours.as_secs_f64(),
@@ -149,11 +176,13 @@ fn main() {
             SECONDS as f64 / ours.as_secs_f64(),
         );
     }
-    let same = std::fs::read(p("ours-gsm.wav"))
-        .ok()
-        .map(|f| f[60..].to_vec())
-        == std::fs::read(p("sox-gsm.wav"))
+    if selected("GSM WAV") {
+        let same = std::fs::read(p("ours-gsm.wav"))
             .ok()
-            .map(|f| f[60..].to_vec());
-    println!("\nGSM data identical to sox's: {same}");
+            .map(|f| f[60..].to_vec())
+            == std::fs::read(p("sox-gsm.wav"))
+                .ok()
+                .map(|f| f[60..].to_vec());
+        println!("\nGSM data identical to sox's: {same}");
+    }
 }

@@ -50,20 +50,14 @@ fn sub(a: i16, b: i16) -> i16 {
     a.saturating_sub(b)
 }
 
+// `mult` and `mult_r` saturate the one product that overflows, -32768 × -32768, to 32767;
+// `min` does that without a branch.
 fn mult(a: i16, b: i16) -> i16 {
-    if a == i16::MIN && b == i16::MIN {
-        i16::MAX
-    } else {
-        ((a as i32 * b as i32) >> 15) as i16
-    }
+    ((a as i32 * b as i32) >> 15).min(i16::MAX as i32) as i16
 }
 
 fn mult_r(a: i16, b: i16) -> i16 {
-    if a == i16::MIN && b == i16::MIN {
-        i16::MAX
-    } else {
-        ((a as i32 * b as i32 + 16384) >> 15) as i16
-    }
+    ((a as i32 * b as i32 + 16384) >> 15).min(i16::MAX as i32) as i16
 }
 
 fn abs(a: i16) -> i16 {
@@ -187,7 +181,8 @@ impl Encoder {
             let mut d = [0i16; 40];
             d.copy_from_slice(&so[k * 40..k * 40 + 40]);
             let base = 120 + k * 40;
-            let (nc, bc) = ltp_parameters(&d, &self.dp0[base - 120..base]);
+            let dp = self.dp0[base - 120..base].try_into().expect("120 samples");
+            let (nc, bc) = ltp_parameters(&d, dp);
             // Long-term analysis filtering (4.2.12): dpp and e.
             let mut dpp = [0i16; 40];
             for i in 0..40 {
@@ -272,17 +267,21 @@ impl Encoder {
             *l = if *l < 0 { -r } else { r };
         }
         let rp = larp;
+        // The filter memory u (4.2.10) is copied in and out so that it stays in registers
+        // for the whole segment.
+        let mut u = self.u;
         for sample in s.iter_mut() {
             let mut di = *sample;
             let mut sav = di;
             for i in 0..8 {
-                let ui = self.u[i];
-                self.u[i] = sav;
+                let ui = u[i];
+                u[i] = sav;
                 sav = add(ui, mult_r(rp[i], di));
                 di = add(di, mult_r(rp[i], ui));
             }
             *sample = di;
         }
+        self.u = u;
     }
 }
 
@@ -418,7 +417,7 @@ fn decode_lars(larc: &[i16; 8], larpp: &mut [i16; 8]) {
 
 /// 4.2.11: LTP lag Nc (40..=120) and gain code bc for sub-frame `d`, given the 120 past
 /// reconstructed residual samples `dp` (dp[119] is the newest).
-fn ltp_parameters(d: &[i16; 40], dp: &[i16]) -> (i16, i16) {
+fn ltp_parameters(d: &[i16; 40], dp: &[i16; 120]) -> (i16, i16) {
     let dmax = d.iter().map(|&v| abs(v)).max().unwrap_or(0);
     let temp = if dmax == 0 {
         0
@@ -436,15 +435,27 @@ fn ltp_parameters(d: &[i16; 40], dp: &[i16]) -> (i16, i16) {
     // |dp| <= 2^15), but the sums round once past 2^24, so for loud signals two lags can
     // compare differently than in the specification's exact integer sums. Any lag is a
     // valid encoding; this choice keeps our files byte-identical with sox's.
+    //
+    // All 81 sums are built at once, k by k, so that each is still summed in the order
+    // k = 0..40 while neighbouring lags go through the processor's vector lanes together.
+    // `past[m]` is dp[120 - m], so the 81 terms wt[k] * dp[120 + k - lambda] for
+    // lambda = 40..=120 are the contiguous past[40 - k..121 - k].
+    let mut past = [0f32; 121];
+    for (p, &v) in past[1..].iter_mut().zip(dp.iter().rev()) {
+        *p = v as f32;
+    }
+    let mut sums = [0f32; 81];
+    for k in 0..40 {
+        let w = wt[k] as f32;
+        for (sum, &p) in sums.iter_mut().zip(&past[40 - k..121 - k]) {
+            *sum += w * p;
+        }
+    }
     let mut l_max = 0f32;
     let mut nc = 40i16;
-    for lambda in 40..=120usize {
-        let mut l_result = 0f32;
-        for k in 0..40 {
-            l_result += wt[k] as f32 * dp[120 + k - lambda] as f32;
-        }
+    for (lambda, &l_result) in (40..=120).zip(sums.iter()) {
         if l_result > l_max {
-            nc = lambda as i16;
+            nc = lambda;
             l_max = l_result;
         }
     }
@@ -453,8 +464,8 @@ fn ltp_parameters(d: &[i16; 40], dp: &[i16]) -> (i16, i16) {
     l_max >>= 6 - scal;
 
     let mut l_power = 0i32;
-    for k in 0..40 {
-        let t = (dp[120 + k - nc as usize] >> 3) as i32;
+    for &v in &dp[120 - nc as usize..160 - nc as usize] {
+        let t = (v >> 3) as i32;
         l_power = l_power.wrapping_add(t * t);
     }
     l_power = l_power.wrapping_shl(1);
@@ -571,24 +582,29 @@ fn xmaxc_to_exp_mant(xmaxc: i16) -> (i16, i16) {
     (exp, mant - 8)
 }
 
-/// Writes bits least significant first.
+/// Writes bits least significant first: they gather in `pending` and leave it a byte at a
+/// time.
 struct BitWriter<'a> {
     out: &'a mut [u8; BLOCK_BYTES],
-    bit: usize,
+    at: usize,
+    pending: u32,
+    pending_bits: u32,
 }
 
 impl BitWriter<'_> {
-    fn put(&mut self, value: u8, bits: usize) {
-        for b in 0..bits {
-            if value >> b & 1 == 1 {
-                self.out[self.bit / 8] |= 1 << (self.bit % 8);
-            }
-            self.bit += 1;
+    fn put(&mut self, value: u8, bits: u32) {
+        self.pending |= (value as u32 & ((1 << bits) - 1)) << self.pending_bits;
+        self.pending_bits += bits;
+        while self.pending_bits >= 8 {
+            self.out[self.at] = self.pending as u8;
+            self.at += 1;
+            self.pending >>= 8;
+            self.pending_bits -= 8;
         }
     }
 
     fn frame(&mut self, f: &Frame) {
-        const LAR_BITS: [usize; 8] = [6, 6, 5, 5, 4, 4, 3, 3];
+        const LAR_BITS: [u32; 8] = [6, 6, 5, 5, 4, 4, 3, 3];
         for (&v, &bits) in f.larc.iter().zip(LAR_BITS.iter()) {
             self.put(v, bits);
         }
@@ -609,8 +625,11 @@ pub fn pack_wav49(first: &Frame, second: &Frame) -> [u8; BLOCK_BYTES] {
     let mut out = [0u8; BLOCK_BYTES];
     let mut w = BitWriter {
         out: &mut out,
-        bit: 0,
+        at: 0,
+        pending: 0,
+        pending_bits: 0,
     };
+    // 2 × 260 bits: exactly the 65 bytes, nothing left pending.
     w.frame(first);
     w.frame(second);
     out
@@ -629,6 +648,17 @@ mod tests {
         assert_eq!(norm(i32::MIN), 0);
         assert_eq!(norm(32767 << 16), 0);
         assert_eq!(norm(1 << 16), 14);
+    }
+
+    #[test]
+    fn mult_saturates_only_minus_one_squared() {
+        assert_eq!(mult(i16::MIN, i16::MIN), i16::MAX);
+        assert_eq!(mult_r(i16::MIN, i16::MIN), i16::MAX);
+        assert_eq!(mult(i16::MIN, i16::MAX), -32767);
+        assert_eq!(mult_r(i16::MIN, i16::MAX), -32767);
+        assert_eq!(mult(-3, 16384), -2);
+        assert_eq!(mult_r(-3, 16384), -1);
+        assert_eq!(mult_r(16384, 16384), 8192);
     }
 
     #[test]

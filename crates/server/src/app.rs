@@ -100,7 +100,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         ctx.clone(),
         stop_rx.clone(),
     ));
-    let admin_task = tokio::spawn(crate::metrics::serve(admin, ctx.clone(), stop_rx.clone()));
+    let admin_task = tokio::spawn(crate::admin::serve(admin, ctx.clone(), stop_rx.clone()));
     // The retention purge, now and every interval, unless another node sharing the catalog
     // runs it.
     let purge_task = config.retention.purge.then(|| {

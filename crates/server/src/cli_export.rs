@@ -1,33 +1,35 @@
-//! `callvault export`: recordings exported straight from the data directory, without a
-//! running server. One recording is written in its format; several (`--ident`) go into the
-//! same ZIP, with the same `manifest.csv`, as MULTIEXPORT sends.
+//! `callvault export`: recordings written to a file, either straight from the data directory
+//! (no server needed) or downloaded from a running server over its WebAPI (`--server`, see
+//! `remote.rs`). One recording is written in its format; several (`--ident`) go into the
+//! same ZIP, with the same `manifest.csv`, as MULTIEXPORT sends. With `--password`, the
+//! export is AES-256 encrypted as EXPORT and MULTIEXPORT encrypt it with ENCRYPT=Y.
+
+mod remote;
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufReader, BufWriter, IsTerminal, Seek, SeekFrom, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{ArgGroup, Args};
 use indicatif::{ProgressBar, ProgressStyle};
+use tempfile::NamedTempFile;
 
-use crate::config::{Config, ExportChannels, ServeArgs};
-use crate::packaging::{Item, Multi, Outcome, write_multi};
+use crate::config::{Config, DataArgs, ExportChannels, ServeArgs};
+use crate::packaging::{self, Item, Multi, Outcome, write_multi};
 
 /// Options of `callvault export`.
 #[derive(Args, Debug)]
 #[command(group(ArgGroup::new("which").required(true).args(["recordid", "ident"])))]
 pub struct ExportArgs {
-    /// TOML configuration file (the one `serve` uses).
-    #[arg(long, env = "CALLVAULT_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// Where the catalog and recordings live [default: ./callvault-data].
-    #[arg(long, env = "CALLVAULT_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// Catalog database: a SQLite file path, a `sqlite:` URL or a `postgres://` URL
-    /// [default: <data-dir>/catalog.db].
-    #[arg(long, env = "CALLVAULT_DATABASE", value_name = "URL")]
-    pub database: Option<String>,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Download from the running server whose WebAPI is at this address (for instance
+    /// http://127.0.0.1:2012) instead of reading the data directory.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["config", "data_dir", "database"])]
+    pub server: Option<String>,
     /// Export this one recording.
     #[arg(long, value_name = "RECORDID")]
     pub recordid: Option<i64>,
@@ -37,17 +39,135 @@ pub struct ExportArgs {
     /// MEDIA_FORMAT: WAV, GSMWAV (GSM, GSM_WAV), MP3 or WEBM (WEBMA).
     #[arg(long, default_value = "WAV")]
     pub format: String,
+    /// Encrypt the export (AES-256 ZIP) with this password, as ENCRYPT=Y does.
+    #[arg(
+        long,
+        env = "CALLVAULT_EXPORT_PASSWORD",
+        hide_env_values = true,
+        value_parser = not_blank
+    )]
+    pub password: Option<String>,
     /// The file to write; it appears only once it is complete.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
 }
 
+/// A PASSWORD the server would take: not blank (it is used as given, not trimmed).
+fn not_blank(password: &str) -> Result<String, String> {
+    if password.trim().is_empty() {
+        return Err("the password must not be blank".to_string());
+    }
+    Ok(password.to_string())
+}
+
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
+    let mut output = Output::create(&args.output)?;
+    let bar = progress();
+    match &args.server {
+        Some(server) => {
+            bar.set_message("received");
+            remote::download(server, &args, &mut output, &bar)?
+        }
+        None => {
+            bar.set_message("written");
+            from_data_dir(args, &mut output, &bar)?
+        }
+    }
+    bar.finish_and_clear();
+    output.finish()
+}
+
+/// The output file, written under a temporary name beside it and renamed into place only
+/// once complete, so a failed or interrupted export leaves no file behind.
+struct Output {
+    temp: NamedTempFile,
+    path: PathBuf,
+    /// The directory the output goes in, where temporary files go too.
+    dir: PathBuf,
+}
+
+impl Output {
+    fn create(path: &Path) -> anyhow::Result<Output> {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let temp = removed_on_signal(|| {
+            // The usual permissions (0666 less the umask), as any other file the user
+            // writes, not a temporary file's owner-only ones.
+            tempfile::Builder::new()
+                .prefix(".callvault-export-")
+                .permissions(std::fs::Permissions::from_mode(0o666))
+                .tempfile_in(&dir)
+                .with_context(|| format!("cannot write {}", path.display()))
+        })?;
+        Ok(Output {
+            temp,
+            path: path.to_path_buf(),
+            dir,
+        })
+    }
+
+    fn file(&mut self) -> &mut File {
+        self.temp.as_file_mut()
+    }
+
+    fn unwritable(&self) -> String {
+        format!("cannot write {}", self.path.display())
+    }
+
+    fn finish(self) -> anyhow::Result<()> {
+        let unwritable = self.unwritable();
+        self.temp.as_file().sync_all().context(unwritable.clone())?;
+        self.temp
+            .persist(&self.path)
+            .map_err(|e| e.error)
+            .context(unwritable)?;
+        Ok(())
+    }
+}
+
+/// The temporary file `create` makes, removed if Ctrl-C (SIGINT) or SIGTERM ends the export:
+/// the process then exits with 128 + the signal's number. (Ended by the signal itself, it
+/// would leave the file behind.)
+fn removed_on_signal(
+    create: impl FnOnce() -> anyhow::Result<NamedTempFile>,
+) -> anyhow::Result<NamedTempFile> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // Caught from here on, before the file exists, so none can slip in between.
+    let (mut interrupt, mut terminate) = {
+        let _entered = runtime.enter();
+        (
+            signal(SignalKind::interrupt())?,
+            signal(SignalKind::terminate())?,
+        )
+    };
+    let temp = create()?;
+    let path = temp.path().to_path_buf();
+    std::thread::spawn(move || {
+        let status = runtime.block_on(async {
+            tokio::select! {
+                _ = interrupt.recv() => 130,
+                _ = terminate.recv() => 143,
+            }
+        });
+        let _ = std::fs::remove_file(&path);
+        // Below the progress bar, when there is one.
+        let newline = if io::stderr().is_terminal() { "\n" } else { "" };
+        eprintln!("{newline}callvault export: interrupted; nothing was written");
+        std::process::exit(status);
+    });
+    Ok(temp)
+}
+
+/// The export read from the catalog and the recordings directory.
+fn from_data_dir(args: ExportArgs, output: &mut Output, bar: &ProgressBar) -> anyhow::Result<()> {
     let format: ::export::Format = args.format.parse()?;
     let config = Config::load(ServeArgs {
-        config: args.config,
-        data_dir: args.data_dir,
-        database: args.database,
+        data: args.data,
         ..ServeArgs::default()
     })?;
     let options = ::export::Options {
@@ -59,53 +179,19 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     if is_file && !Path::new(&database).is_file() {
         bail!("no catalog at {database}: give the data directory with --data-dir (or --database)");
     }
-    let wanted = match (&args.recordid, &args.ident) {
-        (Some(id), _) => vec![(id.to_string(), *id)],
-        (None, Some(idents)) => parse_idents(idents)?,
+    let wanted = match (args.recordid, &args.ident) {
+        (Some(id), _) => vec![(id.to_string(), id)],
+        (None, Some(idents)) => {
+            crate::commands::wanted_idents(idents, config.export.multiexport_max)
+                .map_err(|e| anyhow::anyhow!("--ident: {}", e.message))?
+        }
         (None, None) => unreachable!("clap requires --recordid or --ident"),
     };
     let (tz, datetime_format) = (config.timezone()?, config.api.datetime_format.wire());
     let time = |t| wire::values::format_datetime(t, tz, datetime_format);
     let found = lookup(&database, &recordings_dir, &wanted, time)?;
 
-    let output = &args.output;
-    let dir = match output.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let unwritable = || format!("cannot write {}", output.display());
-    let mut temp = tempfile::NamedTempFile::new_in(&dir).with_context(unwritable)?;
-    let bar = progress();
-    if args.recordid.is_some() {
-        let (_, record_id, outcome) = found.into_iter().next().expect("one looked up");
-        let path = match outcome {
-            Outcome::Found(path) => path,
-            Outcome::NotFound => bail!("no recording has RECORDID {record_id}"),
-            Outcome::NoAudio => bail!("recording {record_id} has no audio"),
-            Outcome::StillRecording => {
-                bail!("recording {record_id} is still being made; export it once it has stopped")
-            }
-            Outcome::Purged(at) => bail!(crate::commands::purged_message(record_id, &at)),
-        };
-        let input = File::open(&path).with_context(|| {
-            format!(
-                "the media file of recording {record_id} ({}) cannot be read",
-                path.display()
-            )
-        })?;
-        bar.set_length(input.metadata().map(|m| m.len()).unwrap_or(0));
-        let input = BufReader::new(bar.wrap_read(input));
-        let mut out = BufWriter::new(temp.as_file_mut());
-        if format == ::export::Format::Wav {
-            // The stored WAV as it is, as EXPORT sends it.
-            let mut input = input;
-            io::copy(&mut input, &mut out).with_context(unwritable)?;
-        } else {
-            ::export::encode(format, options, input, &mut out)
-                .with_context(|| format!("recording {record_id}: {format} export failed"))?;
-        }
-        out.flush().with_context(unwritable)?;
-    } else {
+    if args.recordid.is_none() {
         let items = found
             .into_iter()
             .map(|(ident, record_id, outcome)| Item {
@@ -118,38 +204,60 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
             items,
             format,
             options,
-            password: None,
-            temp_dir: dir.clone(),
+            password: args.password,
+            temp_dir: output.dir.clone(),
         };
-        if let Ok(style) = ProgressStyle::with_template("{spinner} {bytes} written {elapsed}") {
-            bar.set_style(style);
-        }
-        let out = BufWriter::new(bar.wrap_write(temp.as_file_mut()));
-        write_multi(job, out).map_err(anyhow::Error::msg)?;
+        let out = BufWriter::new(bar.wrap_write(output.file()));
+        return write_multi(job, out).map_err(anyhow::Error::msg);
     }
-    bar.finish_and_clear();
-    temp.as_file().sync_all().with_context(unwritable)?;
-    temp.persist(output)
-        .map_err(|e| e.error)
-        .with_context(unwritable)?;
-    Ok(())
+
+    let (_, record_id, outcome) = found.into_iter().next().expect("one looked up");
+    let path = match outcome {
+        Outcome::Found(path) => path,
+        Outcome::NotFound => bail!("no recording has RECORDID {record_id}"),
+        Outcome::NoAudio => bail!("recording {record_id} has no audio"),
+        Outcome::StillRecording => {
+            bail!("recording {record_id} is still being made; export it once it has stopped")
+        }
+        Outcome::Purged(at) => bail!(crate::commands::purged_message(record_id, &at)),
+    };
+    let unwritable = output.unwritable();
+    let Some(password) = args.password else {
+        return encode(&path, record_id, format, options, bar, output.file());
+    };
+    let mut plain = tempfile::tempfile_in(&output.dir).context(unwritable.clone())?;
+    encode(&path, record_id, format, options, bar, &mut plain)?;
+    plain.seek(SeekFrom::Start(0)).context(unwritable)?;
+    let name = packaging::file_name(record_id, format);
+    packaging::zip_into(plain, &name, format, &password, output.file()).map_err(anyhow::Error::msg)
 }
 
-/// The RECORDIDs of `--ident`, each once, in the order given.
-fn parse_idents(idents: &str) -> anyhow::Result<Vec<(String, i64)>> {
-    let mut wanted: Vec<(String, i64)> = Vec::new();
-    for ident in idents.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-        let record_id: i64 = ident
-            .parse()
-            .map_err(|_| anyhow::anyhow!("--ident values must be RECORDIDs, not {ident:?}"))?;
-        if !wanted.iter().any(|(_, r)| *r == record_id) {
-            wanted.push((ident.to_string(), record_id));
-        }
+/// Writes recording `record_id`, stored at `path`, to `out` in `format`: the stored WAV as
+/// it is (as EXPORT sends it), or encoded. The bar follows the stored file being read.
+fn encode(
+    path: &Path,
+    record_id: i64,
+    format: ::export::Format,
+    options: ::export::Options,
+    bar: &ProgressBar,
+    out: &mut File,
+) -> anyhow::Result<()> {
+    let input = File::open(path).with_context(|| {
+        format!(
+            "the media file of recording {record_id} ({}) cannot be read",
+            path.display()
+        )
+    })?;
+    show_total(bar, input.metadata().map(|m| m.len()).unwrap_or(0));
+    let mut input = BufReader::new(bar.wrap_read(input));
+    let mut out = BufWriter::new(out);
+    if format == ::export::Format::Wav {
+        io::copy(&mut input, &mut out).context("the export cannot be written")?;
+    } else {
+        ::export::encode(format, options, input, &mut out)
+            .with_context(|| format!("recording {record_id}: {format} export failed"))?;
     }
-    if wanted.is_empty() {
-        bail!("--ident names no RECORDID");
-    }
-    Ok(wanted)
+    out.flush().context("the export cannot be written")
 }
 
 /// Each wanted recording looked up in the catalog.
@@ -177,16 +285,26 @@ fn lookup(
     })
 }
 
-/// A progress bar on stderr, drawn only when stderr is a terminal.
+/// A progress indicator on stderr, drawn only when stderr is a terminal: a spinner with the
+/// bytes done so far and what they are (its message), until [`show_total`] makes it a bar.
 fn progress() -> ProgressBar {
-    if !io::IsTerminal::is_terminal(&io::stderr()) {
+    if !io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new(0);
+    let bar = ProgressBar::no_length();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {bytes} {msg} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// Once the number of bytes to go through is known: a bar towards `len`.
+fn show_total(bar: &ProgressBar, len: u64) {
+    bar.set_length(len);
     bar.set_style(
         ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} {wide_bar} {elapsed}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
 }

@@ -9,10 +9,10 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use serde::Deserialize;
 
-/// Options of `callvault serve`. Each can also be set in the TOML file; the environment
-/// variable named beside it overrides the file.
+/// Where the configuration, the catalog and the recordings are: options of both `serve` and
+/// `export`.
 #[derive(Args, Debug, Default)]
-pub struct ServeArgs {
+pub struct DataArgs {
     /// TOML configuration file.
     #[arg(long, env = "CALLVAULT_CONFIG")]
     pub config: Option<PathBuf>,
@@ -23,6 +23,14 @@ pub struct ServeArgs {
     /// [default: <data-dir>/catalog.db].
     #[arg(long, env = "CALLVAULT_DATABASE", value_name = "URL")]
     pub database: Option<String>,
+}
+
+/// Options of `callvault serve`. Each can also be set in the TOML file; the environment
+/// variable named beside it overrides the file.
+#[derive(Args, Debug, Default)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
     /// WebAPI (HTTP) listen address; port 0 picks a free port [default: 127.0.0.1:2012].
     #[arg(long, env = "CALLVAULT_HTTP", value_name = "ADDR")]
     pub http: Option<SocketAddr>,
@@ -385,14 +393,14 @@ impl Default for Devices {
 impl Config {
     /// Builds the configuration from the file (if any) and the options.
     pub fn load(args: ServeArgs) -> anyhow::Result<Config> {
-        let mut config = match &args.config {
+        let mut config = match &args.data.config {
             Some(path) => Config::from_file(path)?,
             None => Config::default(),
         };
-        if let Some(d) = args.data_dir {
+        if let Some(d) = args.data.data_dir {
             config.data_dir = d;
         }
-        if let Some(url) = args.database {
+        if let Some(url) = args.data.database {
             config.database.url = url;
         }
         if let Some(a) = args.http {
@@ -565,13 +573,21 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    /// Options naming only this configuration file.
+    fn config_file(file: &Path) -> DataArgs {
+        DataArgs {
+            config: Some(file.to_path_buf()),
+            ..DataArgs::default()
+        }
+    }
+
     /// Loads a configuration file with this text and no other options.
     fn load(text: &str) -> anyhow::Result<Config> {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("callvault.toml");
         std::fs::write(&file, text).unwrap();
         Config::load(ServeArgs {
-            config: Some(file),
+            data: config_file(&file),
             ..ServeArgs::default()
         })
     }
@@ -586,7 +602,7 @@ mod tests {
         )
         .unwrap();
         let config = Config::load(ServeArgs {
-            config: Some(file),
+            data: config_file(&file),
             http: Some("127.0.0.1:0".parse().unwrap()),
             ..ServeArgs::default()
         })
@@ -695,7 +711,7 @@ mod tests {
         )
         .unwrap();
         let config = Config::load(ServeArgs {
-            config: Some(file.clone()),
+            data: config_file(&file),
             ..ServeArgs::default()
         })
         .unwrap();
@@ -703,7 +719,7 @@ mod tests {
         assert_eq!(config.listen.admin.to_string(), "127.0.0.1:9100");
         assert_eq!(config.events.queue, 16);
         let config = Config::load(ServeArgs {
-            config: Some(file.clone()),
+            data: config_file(&file),
             events: Some("127.0.0.1:0".parse().unwrap()),
             admin: Some("127.0.0.1:0".parse().unwrap()),
             ..ServeArgs::default()
@@ -720,14 +736,16 @@ mod tests {
         let file = dir.path().join("c.toml");
         std::fs::write(&file, "[database]\nurl = \"/srv/cv/other.db\"\n").unwrap();
         let config = Config::load(ServeArgs {
-            config: Some(file.clone()),
+            data: config_file(&file),
             ..ServeArgs::default()
         })
         .unwrap();
         assert_eq!(config.database_url(), "/srv/cv/other.db");
         let config = Config::load(ServeArgs {
-            config: Some(file),
-            database: Some("postgres://cv:secret@db.example:5432/cv".into()),
+            data: DataArgs {
+                database: Some("postgres://cv:secret@db.example:5432/cv".into()),
+                ..config_file(&file)
+            },
             ..ServeArgs::default()
         })
         .unwrap();

@@ -1,5 +1,6 @@
 //! `callvault`: a call-recording server that speaks the NICE Uptivity API.
 
+mod admin;
 mod app;
 mod capture_sources;
 mod cli_export;
@@ -30,7 +31,7 @@ struct Cli {
 enum Command {
     /// Run the server: WebAPI, socket API, capture replay and recording.
     Serve(config::ServeArgs),
-    /// Export recordings from the data directory to a file (no server needed).
+    /// Export recordings to a file, from the data directory or from a running server.
     Export(cli_export::ExportArgs),
 }
 

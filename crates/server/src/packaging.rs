@@ -61,6 +61,11 @@ fn zip_error(e: impl std::fmt::Display) -> String {
     format!("the ZIP archive could not be written: {e}")
 }
 
+/// The name of a recording's export: `<RECORDID>.<ext>`.
+pub fn file_name(record_id: i64, format: ::export::Format) -> String {
+    format!("{record_id}.{}", format.extension())
+}
+
 /// `file` (the export of one recording) as the only entry `name` of an AES-256 encrypted
 /// ZIP, in an anonymous temporary file in `dir`, read from its start.
 pub fn zipped(
@@ -70,19 +75,27 @@ pub fn zipped(
     password: &str,
     dir: &Path,
 ) -> Result<File, String> {
-    let len = file.metadata().map_err(zip_error)?.len();
     let mut out = tempfile::tempfile_in(dir).map_err(zip_error)?;
-    let mut zip = ZipWriter::new(BufWriter::new(&mut out));
+    zip_into(file, name, format, password, &mut out)?;
+    out.seek(SeekFrom::Start(0)).map_err(zip_error)?;
+    Ok(out)
+}
+
+/// Writes the AES-256 encrypted ZIP of [`zipped`] to `out`.
+pub fn zip_into(
+    file: File,
+    name: &str,
+    format: ::export::Format,
+    password: &str,
+    out: &mut File,
+) -> Result<(), String> {
+    let len = file.metadata().map_err(zip_error)?.len();
+    let mut zip = ZipWriter::new(BufWriter::new(out));
     let compress = format == ::export::Format::Wav;
     zip.start_file(name, entry_options(compress, len, Some(password)))
         .map_err(zip_error)?;
     io::copy(&mut BufReader::new(file), &mut zip).map_err(zip_error)?;
-    zip.finish()
-        .map_err(zip_error)?
-        .flush()
-        .map_err(zip_error)?;
-    out.seek(SeekFrom::Start(0)).map_err(zip_error)?;
-    Ok(out)
+    zip.finish().map_err(zip_error)?.flush().map_err(zip_error)
 }
 
 /// One IDENT of a MULTIEXPORT, looked up.
@@ -143,7 +156,7 @@ pub fn write_multi(job: Multi, out: impl Write) -> Result<(), String> {
     let password = job.password.as_deref();
     let mut manifest = String::from("IDENT,FILE,OUTCOME,DETAIL\r\n");
     for item in &job.items {
-        let file_name = format!("{}.{}", item.record_id, job.format.extension());
+        let file_name = file_name(item.record_id, job.format);
         let (file, outcome, detail) = match &item.outcome {
             Outcome::Found(path) => match encoded(path, job.format, job.options, &job.temp_dir) {
                 Ok(file) => {

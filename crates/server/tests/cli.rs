@@ -1,15 +1,88 @@
-//! `callvault export`: a call replayed by the server, the server stopped, then the call
-//! exported from the same data directory by the command line.
+//! `callvault export`: a call replayed by the server, then exported by the command line,
+//! from the running server (`--server`) and, once the server has stopped, from its data
+//! directory.
 
 mod common;
 #[path = "common/rtp.rs"]
 mod rtp;
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{ServerBuilder, cli_export as export, field, sections};
+use common::{Server, ServerBuilder, cli, cli_export as export, field, sections, testdata};
+
+/// Runs `callvault export --server <s's WebAPI>` with `args`.
+fn export_from(s: &Server, args: &[&str]) -> Output {
+    cli()
+        .arg("--server")
+        .arg(format!("http://{}", s.http))
+        .args(args)
+        .output()
+        .expect("run callvault export")
+}
+
+fn succeeded(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A failed export: exit status 1, a one-line message on stderr holding each of `wanted`.
+fn failed(out: &Output, wanted: &[&str]) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    for w in wanted {
+        assert!(stderr.contains(w), "{w:?} not in {stderr}");
+    }
+}
+
+/// The names of the files in `dir`, sorted.
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Extracts `archive` into `out` with unzip.py (pyzipper when there is a password); Ok(the
+/// entry names), or Err(exit status: 3 for a wrong password).
+fn unzip(archive: &Path, out: &Path, password: Option<&str>) -> Result<Vec<String>, i32> {
+    let mut cmd = Command::new("python3");
+    cmd.arg(testdata("delivery/unzip.py")).arg(archive).arg(out);
+    cmd.args(password);
+    let o = cmd.output().expect("python3 runs");
+    if !o.status.success() {
+        return Err(o.status.code().unwrap_or(-1));
+    }
+    Ok(String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect())
+}
+
+/// A server that has replayed one call, and that call's RECORDID.
+fn replayed(data: &Path) -> (Server, String) {
+    let s = ServerBuilder::new(data)
+        .capture("sip-call-rtp-g711.pcap", "max")
+        .start();
+    common::wait_for(Duration::from_secs(30), || {
+        let doc = s.api("type=systemstatus&requestid=1");
+        let source = sections(&doc, "SOURCE").into_iter().next()?;
+        (field(&source, "STATE") == "FINISHED").then_some(())
+    });
+    let list = s.api("type=calllist&requestid=2");
+    let record_id = field(&sections(&list, "CALL")[0], "RECORDID");
+    (s, record_id)
+}
 
 fn decoded_samples(path: &Path) -> usize {
     let out = Command::new("ffmpeg")
@@ -35,20 +108,33 @@ with zipfile.ZipFile(sys.argv[1]) as z:
     sys.stdout.write(z.read("manifest.csv").decode())
 "#;
 
+/// The entry names and the manifest of an unencrypted ZIP, read by Python's zipfile.
+fn read_zip(path: &Path) -> (Vec<String>, String) {
+    let py = Command::new("python3")
+        .arg("-c")
+        .arg(READ_ZIP)
+        .arg(path)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    let listing = String::from_utf8(py.stdout).unwrap();
+    let entries = listing
+        .lines()
+        .filter_map(|l| l.strip_prefix("ENTRY "))
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .collect();
+    (entries, listing)
+}
+
 #[test]
 fn export_from_the_data_directory() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut s = ServerBuilder::new(&data)
-        .capture("sip-call-rtp-g711.pcap", "max")
-        .start();
-    common::wait_for(Duration::from_secs(30), || {
-        let doc = s.api("type=systemstatus&requestid=1");
-        let source = sections(&doc, "SOURCE").into_iter().next()?;
-        (field(&source, "STATE") == "FINISHED").then_some(())
-    });
-    let list = s.api("type=calllist&requestid=2");
-    let record_id = field(&sections(&list, "CALL")[0], "RECORDID");
+    let (mut s, record_id) = replayed(&data);
     let r = s.get(&format!(
         "/webAPI.aspx?type=export&requestid=3&uniquefield=recordid&uniqueid={record_id}&media_format=wav"
     ));
@@ -57,9 +143,10 @@ fn export_from_the_data_directory() {
     assert!(s.terminate().success());
 
     // WAV: the very bytes the server's EXPORT sends.
-    let wav_path = dir.path().join("out/call.wav");
-    std::fs::create_dir_all(wav_path.parent().unwrap()).unwrap();
-    let out = export(
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let wav_path = out_dir.join("call.wav");
+    succeeded(&export(
         &data,
         &[
             "--recordid",
@@ -69,12 +156,7 @@ fn export_from_the_data_directory() {
             "-o",
             wav_path.to_str().unwrap(),
         ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ));
     let wav = std::fs::read(&wav_path).unwrap();
     assert!(
         wav == served_wav,
@@ -83,8 +165,8 @@ fn export_from_the_data_directory() {
     let frames = rtp::read_wav(&wav).channels[0].len();
 
     // MP3: decodes to the recording's duration, within 20 ms.
-    let mp3_path = dir.path().join("out/call.mp3");
-    let out = export(
+    let mp3_path = out_dir.join("call.mp3");
+    succeeded(&export(
         &data,
         &[
             "--recordid",
@@ -94,22 +176,47 @@ fn export_from_the_data_directory() {
             "-o",
             mp3_path.to_str().unwrap(),
         ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ));
     let samples = decoded_samples(&mp3_path);
     assert!(
         samples.abs_diff(frames) <= 160,
         "MP3 decodes to {samples} samples, the WAV has {frames}"
     );
 
+    // --password: the MP3 as the only entry of an AES-256 ZIP, as EXPORT with ENCRYPT=Y.
+    let secret_path = out_dir.join("call.zip");
+    succeeded(&export(
+        &data,
+        &[
+            "--recordid",
+            &record_id,
+            "--format",
+            "mp3",
+            "--password",
+            "sécret pw",
+            "-o",
+            secret_path.to_str().unwrap(),
+        ],
+    ));
+    let opened = dir.path().join("opened");
+    assert_eq!(
+        unzip(&secret_path, &opened, Some("sécret pw")),
+        Ok(vec![format!("{record_id}.mp3")])
+    );
+    assert!(
+        std::fs::read(opened.join(format!("{record_id}.mp3"))).unwrap()
+            == std::fs::read(&mp3_path).unwrap(),
+        "the archive holds the MP3 export"
+    );
+    assert_eq!(
+        unzip(&secret_path, &dir.path().join("wrong"), Some("secret pw")),
+        Err(3)
+    );
+
     // --ident: a ZIP of the recordings found and a manifest of every IDENT.
-    let zip_path = dir.path().join("out/calls.zip");
+    let zip_path = out_dir.join("calls.zip");
     let idents = format!("{record_id},999999");
-    let out = export(
+    succeeded(&export(
         &data,
         &[
             "--ident",
@@ -119,32 +226,11 @@ fn export_from_the_data_directory() {
             "-o",
             zip_path.to_str().unwrap(),
         ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let py = Command::new("python3")
-        .arg("-c")
-        .arg(READ_ZIP)
-        .arg(&zip_path)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        py.status.success(),
-        "{}",
-        String::from_utf8_lossy(&py.stderr)
-    );
-    let listing = String::from_utf8(py.stdout).unwrap();
-    let entries: Vec<&str> = listing
-        .lines()
-        .filter_map(|l| l.strip_prefix("ENTRY "))
-        .map(|l| l.split(' ').next().unwrap())
-        .collect();
+    ));
+    let (entries, listing) = read_zip(&zip_path);
     assert_eq!(
         entries,
-        [format!("{record_id}.webm").as_str(), "manifest.csv"]
+        [format!("{record_id}.webm"), "manifest.csv".into()]
     );
     assert!(
         listing.contains(&format!("{record_id},{record_id}.webm,exported,\r\n")),
@@ -152,16 +238,12 @@ fn export_from_the_data_directory() {
     );
     assert!(listing.contains("999999,,not found,\r\n"), "{listing}");
 
-    // The temporary files are gone: only the three outputs are left.
-    let mut names: Vec<String> = std::fs::read_dir(dir.path().join("out"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    assert_eq!(names, ["call.mp3", "call.wav", "calls.zip"]);
+    // The temporary files are gone: only the outputs are left.
+    let names = files_in(&out_dir);
+    assert_eq!(names, ["call.mp3", "call.wav", "call.zip", "calls.zip"]);
 
-    // Errors: a message, a non-zero exit and no file.
-    let missing = dir.path().join("out/missing.wav");
+    // Errors: a message, exit status 1 and no file.
+    let missing = out_dir.join("missing.wav");
     for (args, message) in [
         (
             vec!["--recordid", "999999", "--format", "wav"],
@@ -171,31 +253,371 @@ fn export_from_the_data_directory() {
             vec!["--recordid", record_id.as_str(), "--format", "ogg"],
             "MEDIA_FORMAT \"ogg\"",
         ),
+        (
+            vec!["--ident", "1,x"],
+            "IDENT values must be RECORDIDs, not \"x\"",
+        ),
     ] {
         let mut all = args.clone();
         all.extend(["-o", missing.to_str().unwrap()]);
-        let out = export(&data, &all);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{args:?} succeeded");
-        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        failed(&export(&data, &all), &[message]);
         assert!(!missing.exists(), "{args:?} left a file");
     }
+    // More recordings than MULTIEXPORT takes at once: the server's limit and message.
+    let config = dir.path().join("small.toml");
+    std::fs::write(&config, "[export]\nmultiexport_max = 1\n").unwrap();
+    let over = export(
+        &data,
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--ident",
+            &idents,
+            "-o",
+            missing.to_str().unwrap(),
+        ],
+    );
+    failed(
+        &over,
+        &["IDENT names 2 recordings; at most 1 may be exported at once"],
+    );
+    // A blank password is refused before anything is done.
+    let blank = export(
+        &data,
+        &[
+            "--recordid",
+            &record_id,
+            "--password",
+            " ",
+            "-o",
+            missing.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(blank.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&blank.stderr).contains("the password must not be blank"),
+        "{}",
+        String::from_utf8_lossy(&blank.stderr)
+    );
     // An output in a directory that does not exist.
     let nowhere = dir.path().join("no/such/dir/call.wav");
-    let out = export(
-        &data,
-        &["--recordid", &record_id, "-o", nowhere.to_str().unwrap()],
+    failed(
+        &export(
+            &data,
+            &["--recordid", &record_id, "-o", nowhere.to_str().unwrap()],
+        ),
+        &["cannot write"],
     );
-    assert!(!out.status.success());
+    assert_eq!(files_in(&out_dir), names);
+}
+
+#[test]
+fn export_from_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, record_id) = replayed(&dir.path().join("data"));
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let path = |name: &str| out_dir.join(name).to_string_lossy().into_owned();
+
+    // WAV: the bytes of EXPORT; MP3: decodes to the stored recording's duration.
+    succeeded(&export_from(
+        &s,
+        &["--recordid", &record_id, "-o", &path("call.wav")],
+    ));
+    let wav = std::fs::read(out_dir.join("call.wav")).unwrap();
+    // The permissions of any file the user creates (0666 less the umask), not 0600.
+    let reference = dir.path().join("reference");
+    std::fs::write(&reference, b"").unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode();
+    assert_eq!(mode(&out_dir.join("call.wav")), mode(&reference));
+    let served = s.get(&format!(
+        "/webAPI.aspx?type=export&requestid=3&uniquefield=recordid&uniqueid={record_id}&media_format=wav"
+    ));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("cannot write"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        wav == served.body,
+        "the WAV differs from the server's EXPORT"
     );
-    let mut after: Vec<String> = std::fs::read_dir(dir.path().join("out"))
+    let frames = rtp::read_wav(&wav).channels[0].len();
+    succeeded(&export_from(
+        &s,
+        &[
+            "--recordid",
+            &record_id,
+            "--format",
+            "mp3",
+            "-o",
+            &path("call.mp3"),
+        ],
+    ));
+    let samples = decoded_samples(&out_dir.join("call.mp3"));
+    assert!(
+        samples.abs_diff(frames) <= 160,
+        "MP3 decodes to {samples} samples, the recording has {frames}"
+    );
+
+    // --ident, one RECORDID unknown: the MULTIEXPORT ZIP with its manifest.
+    let idents = format!("{record_id}, 999999");
+    succeeded(&export_from(
+        &s,
+        &[
+            "--ident",
+            &idents,
+            "--format",
+            "webm",
+            "-o",
+            &path("calls.zip"),
+        ],
+    ));
+    let (entries, listing) = read_zip(&out_dir.join("calls.zip"));
+    assert_eq!(
+        entries,
+        [format!("{record_id}.webm"), "manifest.csv".into()]
+    );
+    assert!(
+        listing.contains(&format!("{record_id},{record_id}.webm,exported,\r\n")),
+        "{listing}"
+    );
+    assert!(listing.contains("999999,,not found,\r\n"), "{listing}");
+
+    // --password (or CALLVAULT_EXPORT_PASSWORD): opens with the password, not another.
+    succeeded(&export_from(
+        &s,
+        &[
+            "--recordid",
+            &record_id,
+            "--format",
+            "mp3",
+            "--password",
+            "sécret pw",
+            "-o",
+            &path("call.zip"),
+        ],
+    ));
+    let opened = dir.path().join("opened");
+    assert_eq!(
+        unzip(&out_dir.join("call.zip"), &opened, Some("sécret pw")),
+        Ok(vec![format!("{record_id}.mp3")])
+    );
+    assert!(
+        std::fs::read(opened.join(format!("{record_id}.mp3"))).unwrap()
+            == std::fs::read(out_dir.join("call.mp3")).unwrap(),
+        "the archive holds the MP3 export"
+    );
+    assert_eq!(
+        unzip(
+            &out_dir.join("call.zip"),
+            &dir.path().join("w1"),
+            Some("secret pw")
+        ),
+        Err(3)
+    );
+    let out = cli()
+        .arg("--server")
+        .arg(format!("http://{}/", s.http))
+        .args(["--ident", &idents, "-o", &path("secret.zip")])
+        .env("CALLVAULT_EXPORT_PASSWORD", "pw 2")
+        .output()
+        .unwrap();
+    succeeded(&out);
+    let opened = dir.path().join("opened-multi");
+    assert_eq!(
+        unzip(&out_dir.join("secret.zip"), &opened, Some("pw 2")),
+        Ok(vec![format!("{record_id}.wav"), "manifest.csv".into()])
+    );
+    assert!(std::fs::read(opened.join(format!("{record_id}.wav"))).unwrap() == wav);
+    assert_eq!(
+        unzip(
+            &out_dir.join("secret.zip"),
+            &dir.path().join("w2"),
+            Some("pw 3")
+        ),
+        Err(3)
+    );
+    let names = files_in(&out_dir);
+    assert_eq!(
+        names,
+        [
+            "call.mp3",
+            "call.wav",
+            "call.zip",
+            "calls.zip",
+            "secret.zip"
+        ]
+    );
+
+    // The server's answer instead of a file: its code and message, exit 1, no file.
+    let missing = path("missing.wav");
+    for (args, wanted) in [
+        (
+            vec!["--recordid", "999999"],
+            [
+                "code 31",
+                "API_RECORDING_NOT_FOUND: no recording has RECORDID \"999999\"",
+            ],
+        ),
+        (
+            vec!["--recordid", &record_id, "--format", "ogg"],
+            ["code 34", "API_MEDIA_FORMAT_INVALID"],
+        ),
+        (
+            vec!["--ident", "1,x"],
+            ["code 17", "IDENT values must be RECORDIDs, not \"x\""],
+        ),
+    ] {
+        let mut all = args.clone();
+        all.extend(["-o", missing.as_str()]);
+        failed(&export_from(&s, &all), &wanted);
+    }
+    // No server there: a free port, closed again.
+    let closed = TcpListener::bind("127.0.0.1:0")
         .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    after.sort();
-    assert_eq!(after, names);
+        .local_addr()
+        .unwrap();
+    let out = cli()
+        .args(["--server", &format!("http://{closed}")])
+        .args(["--recordid", &record_id, "-o", &missing])
+        .output()
+        .unwrap();
+    failed(&out, &["no answer from the server at", "refused"]);
+    // Not an address, and options that belong to the data directory.
+    let out = cli()
+        .args([
+            "--server",
+            "127.0.0.1:2012",
+            "--recordid",
+            "1",
+            "-o",
+            &missing,
+        ])
+        .output()
+        .unwrap();
+    failed(&out, &["--server must be the server's http:// address"]);
+    let out = cli()
+        .args([
+            "--server",
+            &format!("http://{}", s.http),
+            "--data-dir",
+            "/srv",
+        ])
+        .args(["--recordid", "1", "-o", &missing])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("'--server <URL>' cannot be used with '--data-dir <DATA_DIR>'"),
+        "{stderr}"
+    );
+    // The environment variable stands for the option.
+    let out = cli()
+        .args(["--server", &format!("http://{}", s.http)])
+        .args(["--recordid", "1", "-o", &missing])
+        .env("CALLVAULT_DATABASE", "/srv/catalog.db")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("'--server <URL>' cannot be used with '--database <URL>'"),
+        "{stderr}"
+    );
+    assert_eq!(files_in(&out_dir), names);
+}
+
+/// A stand-in for a server that fails half-way through a download (the real one cannot be
+/// made to): for each connection, it reads one request, sends `head` and `body`, holds the
+/// connection open for `hold`, then drops it.
+fn failing_server(head: &'static str, body: &'static [u8], hold: Duration) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            std::thread::spawn(move || {
+                read_request(&stream);
+                stream.write_all(head.as_bytes()).unwrap();
+                stream.write_all(body).unwrap();
+                std::thread::sleep(hold);
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// Reads a request's head and its Content-Length body.
+fn read_request(stream: &TcpStream) {
+    let mut reader = BufReader::new(stream);
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+}
+
+#[test]
+fn a_download_cut_short_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("call.mp3");
+    for (head, what) in [
+        (
+            "HTTP/1.1 200 OK\r\nContent-Type: audio/mpeg\r\nContent-Length: 100000\r\n\r\n",
+            "Content-Length",
+        ),
+        (
+            "HTTP/1.1 200 OK\r\nContent-Type: application/zip\r\nTransfer-Encoding: chunked\r\n\r\n400\r\n",
+            "chunked",
+        ),
+    ] {
+        let server = failing_server(head, &[7; 1024], Duration::ZERO);
+        let out = cli()
+            .args(["--server", &server, "--recordid", "1", "-o"])
+            .arg(&output)
+            .output()
+            .unwrap();
+        failed(&out, &["the download from", "stopped"]);
+        assert!(files_in(dir.path()).is_empty(), "{what}: a file is left");
+    }
+}
+
+#[test]
+fn an_interrupted_download_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = failing_server(
+        "HTTP/1.1 200 OK\r\nContent-Type: audio/mpeg\r\nContent-Length: 1000000\r\n\r\n",
+        &[7; 100_000],
+        Duration::from_secs(30),
+    );
+    for (signal, status) in [("-INT", 2), ("-TERM", 15)] {
+        let child = cli()
+            .args(["--server", &server, "--recordid", "1", "-o"])
+            .arg(dir.path().join("call.mp3"))
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The download has begun: its temporary file holds some of the bytes sent so far.
+        common::wait_for(Duration::from_secs(10), || {
+            let entry = std::fs::read_dir(dir.path()).unwrap().next()?.unwrap();
+            (entry.metadata().unwrap().len() > 0).then_some(())
+        });
+        let pid = child.id().to_string();
+        Command::new("kill").args([signal, &pid]).status().unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(128 + status), "{signal}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("interrupted; nothing was written"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(files_in(dir.path()).is_empty(), "{signal}: a file is left");
+    }
 }

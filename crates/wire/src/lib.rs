@@ -5,7 +5,8 @@
 //! - [`parse_query`], [`parse_form`], [`parse_xml`]: one request each, as a [`Request`] or
 //!   the [`WireError`] it is answered with.
 //! - [`SocketFramer`]: the socket API's byte stream, cut into [`Frame`]s.
-//! - [`Response`]: a result, encoded byte for byte as the vendor's server wrote it.
+//! - [`Response`]: a result, encoded byte for byte as the vendor's server wrote it;
+//!   [`read_result_status`] reads its code and message back, as a client does.
 //! - [`values`]: flags, call direction and date-times.
 
 mod code;
@@ -20,5 +21,5 @@ pub use code::Code;
 pub use framing::{Frame, SocketFramer};
 pub use query::{parse_form, parse_query};
 pub use request::{Limits, Request, WireError};
-pub use response::{Node, Response, encode_document};
+pub use response::{Node, Response, encode_document, read_result_status};
 pub use xml_request::parse_xml;

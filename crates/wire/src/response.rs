@@ -5,9 +5,12 @@
 //! `<X></X>` when empty; the document ends with `</RESULT>` and no line end (the socket
 //! layer appends CR LF, the HTTP body is the document alone).
 
+use quick_xml::Reader;
+use quick_xml::events::Event;
+
 use crate::code::Code;
 use crate::request::WireError;
-use crate::xml_request::is_xml_char;
+use crate::xml_request::{is_xml_char, resolve_reference};
 
 /// One piece of a result's data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +84,14 @@ impl Response {
         }
     }
 
+    /// RESULTMSG: the code's label, then the detail when there is one.
+    pub fn message(&self) -> String {
+        match &self.detail {
+            Some(detail) => format!("{}: {detail}", self.code.label()),
+            None => self.code.label().to_owned(),
+        }
+    }
+
     /// The `<RESULT>` document. Element names are written as given: they come from the
     /// program, never from a client.
     pub fn encode(&self) -> String {
@@ -91,10 +102,7 @@ impl Response {
         } else {
             "ERROR"
         };
-        let message = match &self.detail {
-            Some(detail) => format!("{}: {detail}", self.code.label()),
-            None => self.code.label().to_owned(),
-        };
+        let message = self.message();
         write_field(&mut out, 1, "REQUESTTYPE", &self.request_type);
         write_field(&mut out, 1, "REQUESTID", &self.request_id);
         write_field(&mut out, 1, "RESULTTYPE", result_type);
@@ -175,6 +183,44 @@ fn escape_into(out: &mut String, value: &str) {
             c => out.push(c),
         }
     }
+}
+
+/// What a client reads first in a `<RESULT>` document: the number in RESULTCODE and the
+/// text of RESULTMSG. None when `doc` is not a well-formed `<RESULT>` with both.
+pub fn read_result_status(doc: &[u8]) -> Option<(u32, String)> {
+    let mut reader = Reader::from_str(std::str::from_utf8(doc).ok()?);
+    let (mut depth, mut field, mut text) = (0, Vec::new(), String::new());
+    let (mut code, mut message) = (None, None);
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) => {
+                if depth == 0 && e.name().as_ref() != b"RESULT" {
+                    return None;
+                }
+                depth += 1;
+                if depth == 2 {
+                    field = e.name().as_ref().to_vec();
+                    text.clear();
+                }
+            }
+            Event::Text(t) if depth == 2 => text.push_str(&t.xml10_content().ok()?),
+            Event::GeneralRef(r) if depth == 2 => text.push(resolve_reference(&r).ok()?),
+            Event::End(_) => {
+                if depth == 2 {
+                    match field.as_slice() {
+                        // The envelope's own, not a field of the data after it.
+                        b"RESULTCODE" if code.is_none() => code = Some(text.trim().parse().ok()),
+                        b"RESULTMSG" if message.is_none() => message = Some(text.clone()),
+                        _ => {}
+                    }
+                }
+                depth -= 1;
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Some((code??, message?))
 }
 
 #[cfg(test)]
@@ -273,6 +319,38 @@ mod tests {
             .replace("RESULTMSG", "X4");
         let parsed = parse_xml(back.as_bytes(), &Limits::default()).unwrap();
         assert_eq!(parsed.get("USER1"), Some(tricky));
+    }
+
+    #[test]
+    fn a_client_reads_the_code_and_message_back() {
+        let e = WireError::new(
+            Code::RecordingNotFound,
+            "no recording has RECORDID \"9 & <9>\"\r",
+        )
+        .with_ids(Some("export"), Some("1"));
+        assert_eq!(
+            read_result_status(Response::from_error(e).encode().as_bytes()),
+            Some((
+                31,
+                "API_RECORDING_NOT_FOUND: no recording has RECORDID \"9 & <9>\"\r".to_string()
+            ))
+        );
+        let ok = Response::new("EXPORT", "1", Code::Ok)
+            .with_body(vec![Node::field("RESULTCODE", "99")])
+            .encode();
+        assert_eq!(
+            read_result_status(ok.as_bytes()),
+            Some((20, "API_OK".into()))
+        );
+        for not_a_result in [
+            &b"<EVENT><RESULTCODE>20</RESULTCODE><RESULTMSG>x</RESULTMSG></EVENT>"[..],
+            b"<RESULT><RESULTCODE>20</RESULTCODE></RESULT>",
+            b"<RESULT><RESULTCODE>twenty</RESULTCODE><RESULTMSG>x</RESULTMSG></RESULT>",
+            b"<RESULT><RESULTCODE>20</RESULTCODE><RESULTMSG>x",
+            b"ID3\x04\x00 not xml \xff",
+        ] {
+            assert_eq!(read_result_status(not_a_result), None, "{not_a_result:?}");
+        }
     }
 
     #[test]

@@ -286,7 +286,7 @@ impl Walker {
 
 /// Resolves `&name;`: the five predefined entities and character references. Any other
 /// entity would need a declaration, and declarations are refused.
-fn resolve_reference(r: &quick_xml::events::BytesRef<'_>) -> Result<char, String> {
+pub(crate) fn resolve_reference(r: &quick_xml::events::BytesRef<'_>) -> Result<char, String> {
     let raw = String::from_utf8_lossy(r.as_ref()).into_owned();
     if r.is_char_ref() {
         return match r.resolve_char_ref() {

@@ -16,6 +16,7 @@ mod status;
 
 pub use directory_status::default_terms;
 pub use export::purged_message;
+pub use multiexport::wanted as wanted_idents;
 
 use std::path::PathBuf;
 
@@ -96,6 +97,8 @@ impl Ctx {
 pub enum Transport {
     Http,
     Socket,
+    /// The supervisor page's JSON API on the admin listener.
+    Admin,
 }
 
 /// A recording to send instead of a `<RESULT>` (a successful EXPORT): the stored WAV at
@@ -112,7 +115,7 @@ pub struct Media {
 impl Media {
     /// `<RECORDID>.<ext>`.
     pub fn file_name(&self) -> String {
-        format!("{}.{}", self.record_id, self.format.extension())
+        crate::packaging::file_name(self.record_id, self.format)
     }
 }
 
