@@ -10,6 +10,7 @@ mod events_listener;
 mod http;
 mod metrics;
 mod packaging;
+mod purge;
 mod render;
 mod socket;
 

@@ -57,6 +57,9 @@ pub struct Metrics {
     pub event_clients: Gauge,
     pub events_missed: Counter,
     store_commit_seconds: Histogram,
+    pub purged_recordings: Counter,
+    pub purged_bytes: Counter,
+    pub purge_failures: Counter,
 }
 
 impl Default for Metrics {
@@ -127,6 +130,25 @@ impl Metrics {
             Unit::Seconds,
             store_commit_seconds.clone(),
         );
+        let purged_recordings = Counter::default();
+        registry.register(
+            "purged_recordings",
+            "Recordings whose media the retention purge deleted",
+            purged_recordings.clone(),
+        );
+        let purged_bytes = Counter::default();
+        registry.register_with_unit(
+            "purged",
+            "Bytes of media files the retention purge deleted",
+            Unit::Bytes,
+            purged_bytes.clone(),
+        );
+        let purge_failures = Counter::default();
+        registry.register(
+            "purge_failures",
+            "Media files the retention purge could not delete (tried again by the next run)",
+            purge_failures.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -139,6 +161,9 @@ impl Metrics {
             event_clients,
             events_missed,
             store_commit_seconds,
+            purged_recordings,
+            purged_bytes,
+            purge_failures,
         }
     }
 

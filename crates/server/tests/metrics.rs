@@ -6,19 +6,7 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{Server, ServerBuilder, code, field, ok, read_result, wait_for};
-
-/// The value of the sample written exactly as `series` (name and labels), if any.
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|line| {
-        let (name, value) = line.rsplit_once(' ')?;
-        if name == series {
-            value.parse().ok()
-        } else {
-            None
-        }
-    })
-}
+use common::{Server, ServerBuilder, code, field, ok, read_result, sample, wait_for};
 
 fn metrics(s: &Server) -> String {
     let r = s.admin_get("/metrics");

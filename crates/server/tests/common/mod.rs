@@ -232,6 +232,16 @@ impl Server {
         s
     }
 
+    /// Waits until the (first) capture source is FINISHED: every captured call applied,
+    /// stored and its recordings finalized.
+    pub fn wait_capture_finished(&self) {
+        wait_for(Duration::from_secs(60), || {
+            let doc = self.api("type=systemstatus&requestid=1");
+            let source = sections(&doc, "SOURCE").into_iter().next()?;
+            (field(&source, "STATE") == "FINISHED").then_some(())
+        });
+    }
+
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -391,6 +401,69 @@ pub fn call_pairs(s: &Server, connections: usize, pairs: usize, extra: &str) {
                     assert_eq!(code(&r), 20, "{r}");
                 }
             });
+        }
+    });
+}
+
+/// `callvault export` with these arguments and none from the environment.
+pub fn cli() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_callvault"));
+    cmd.arg("export").env("RUST_LOG", "warn");
+    for var in [
+        "CALLVAULT_CONFIG",
+        "CALLVAULT_DATA_DIR",
+        "CALLVAULT_DATABASE",
+        "CALLVAULT_EXPORT_PASSWORD",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// Runs `callvault export` on `data_dir` (and its catalog) with `args`.
+pub fn cli_export(data_dir: &Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = cli();
+    cmd.arg("--data-dir").arg(data_dir);
+    if let Some(url) = backend::database_for(data_dir) {
+        cmd.arg("--database").arg(url);
+    }
+    cmd.args(args).output().expect("run callvault export")
+}
+
+/// The value of the sample written exactly as `series` (name and labels) in a `/metrics`
+/// text, if any.
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        let (name, value) = line.rsplit_once(' ')?;
+        if name == series {
+            value.parse().ok()
+        } else {
+            None
+        }
+    })
+}
+
+/// Runs one SQL statement on the catalog of the server that ran on `data_dir` (stopped
+/// now, for SQLite), on whichever backend the test run uses.
+pub fn catalog_execute(data_dir: &Path, sql: &str) {
+    use sqlx::Connection;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        match backend::database_for(data_dir) {
+            Some(url) => {
+                let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+                sqlx::query(sql).execute(&mut c).await.unwrap();
+                c.close().await.unwrap();
+            }
+            None => {
+                let url = format!("sqlite://{}", data_dir.join("catalog.db").display());
+                let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::query(sql).execute(&mut c).await.unwrap();
+                c.close().await.unwrap();
+            }
         }
     });
 }
