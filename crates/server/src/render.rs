@@ -64,6 +64,7 @@ pub fn call(ctx: &Ctx, v: &CallView) -> Node {
         ("CTIINITIATED", yn(c.cti_initiated)),
         ("AGENTINITIATED", yn(r.is_some_and(|r| r.agent_initiated))),
         ("BLACKOUTS", r.map(|r| r.blackouts).unwrap_or(0).to_string()),
+        ("PURGEDTIME", ctx.time(r.and_then(|r| r.purged))),
     ]
     .into_iter()
     .map(|(n, v)| Node::field(n, v))

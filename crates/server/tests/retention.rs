@@ -217,6 +217,12 @@ fn expired_recordings_are_purged_and_the_rest_kept() {
     let row = listed(&s, &expiring);
     assert_eq!(field(&row, "KEEPDAYS"), "0");
     assert_eq!(field(&row, "AUDIO"), "Y");
+    let purged_time = field(&row, "PURGEDTIME");
+    assert!(
+        purged_time.ends_with("+00:00") && *purged_time <= *last_purge,
+        "{row}"
+    );
+    assert_eq!(field(&listed(&s, &locked), "PURGEDTIME"), "");
 
     // EXPORT says why, for a call with audio and for one without.
     let msg = purged_export(&s, &expiring);

@@ -161,7 +161,7 @@ function showResults(calls) {
     cell(tr, c.DURATION ? clock(Number(c.DURATION)) : '', 'num');
     const listen = cell(tr, '');
     const downloads = cell(tr, '', 'downloads');
-    if (c.AUDIO === 'Y' && c.RECORDING !== 'Y') {
+    if (c.AUDIO === 'Y' && c.RECORDING !== 'Y' && !c.PURGEDTIME) {
       const button = document.createElement('button');
       button.type = 'button';
       button.textContent = 'Play';
@@ -177,7 +177,9 @@ function showResults(calls) {
         downloads.appendChild(a);
       }
     } else {
-      listen.textContent = c.RECORDING === 'Y' ? 'Being recorded' : 'No audio';
+      listen.textContent = c.PURGEDTIME
+        ? `Purged ${c.PURGEDTIME}`
+        : c.RECORDING === 'Y' ? 'Being recorded' : 'No audio';
     }
     results.appendChild(tr);
   }
