@@ -2,14 +2,19 @@
 # Installs what building and testing callvault needs beyond a Rust toolchain, when the
 # machine lacks it (Debian/Ubuntu): cmake, with which the Opus encoder builds libopus from
 # its bundled sources, and the independent reference tools the audio tests compare against
-# (sox decodes G.711 and encodes GSM; ffmpeg decodes the MP3 and WebM exports), and the
-# Python modules the delivery tests use.
+# (sox decodes G.711 and encodes GSM; ffmpeg decodes the MP3 and WebM exports), the
+# Python modules the delivery tests use, and what the browser test of the supervisor page
+# drives: Debian's chromium, node and npm, and the pinned npm packages of
+# crates/server/tests/browser.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 missing=()
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 command -v sox >/dev/null 2>&1 || missing+=(sox)
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing ${missing[*]}"
     if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
@@ -27,4 +32,10 @@ if [ ${#py_missing[@]} -gt 0 ]; then
     echo "installing python modules ${py_missing[*]}"
     python3 -m pip install --quiet "${py_missing[@]}" 2>/dev/null \
         || python3 -m pip install --quiet --break-system-packages "${py_missing[@]}"
+fi
+
+# playwright-core, as package-lock.json pins it; it drives the chromium installed above.
+if [ ! -d crates/server/tests/browser/node_modules ]; then
+    echo "installing the browser test's npm packages"
+    (cd crates/server/tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 fi

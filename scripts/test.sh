@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: every test on the default SQLite catalog (the store's own tests
 # also run on PostgreSQL when one is reachable), then the server's end-to-end tests a second
-# time with the catalog on PostgreSQL. Installs what the build and the audio tests need
-# first (scripts/setup.sh: cmake for libopus; sox and ffmpeg, the reference tools).
+# time with the catalog on PostgreSQL. Installs what the build and the tests need first
+# (scripts/setup.sh: cmake for libopus; sox and ffmpeg, the reference tools; chromium and
+# playwright-core for the browser test of the supervisor page).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -104,6 +104,10 @@ pub struct EngineConfig {
     pub agent_blackouts: bool,
     /// How many events a client of the events port may fall behind before it loses some.
     pub event_queue: usize,
+    /// KEEPDAYS and ARCHIVEACTION of a call's recordings when the request does not give them
+    /// (chat sessions have their own, given by the server).
+    pub keep_days: Option<i64>,
+    pub archive_action: String,
 }
 
 impl Default for EngineConfig {
@@ -114,6 +118,8 @@ impl Default for EngineConfig {
             auto_create_devices: true,
             agent_blackouts: true,
             event_queue: 1024,
+            keep_days: None,
+            archive_action: "DELETE".to_string(),
         }
     }
 }

@@ -132,6 +132,7 @@ fn new_session_row(st: &mut State, session_id: &str, now: Micros) -> RecordingRo
         locked: false,
         state: RecordingState::Open,
         media_path: String::new(),
+        purged: None,
     }
 }
 

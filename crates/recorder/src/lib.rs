@@ -280,6 +280,12 @@ impl Recorder {
         &self.inner.dir
     }
 
+    /// True while recording `record_id` has a `.part`: it is being made or finalized, or a
+    /// crash left it for the next start to recover. Its `.wav` is not final until then.
+    pub fn unfinished(&self, record_id: i64) -> bool {
+        finalize::part_path(&self.inner.dir, record_id).exists()
+    }
+
     fn send(&self, cmd: Command) -> Result<(), RecorderError> {
         let tx = self.inner.tx.as_ref().ok_or(RecorderError::Stopped)?;
         tx.send(cmd).map_err(|_| RecorderError::Stopped)

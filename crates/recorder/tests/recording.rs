@@ -305,3 +305,17 @@ fn the_handle_can_be_shared_across_tasks() {
     fn error_is_sendable<T: Send + Sync + std::error::Error + 'static>() {}
     error_is_sendable::<RecorderError>();
 }
+
+#[test]
+fn a_recording_is_unfinished_until_its_wav_is_final() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rec, _) = Recorder::start(dir.path()).unwrap();
+    let rt = runtime();
+    assert!(!rec.unfinished(3), "never opened");
+    rt.block_on(rec.open(3, START)).unwrap();
+    feed(&rec, 3, 0, 0, 800);
+    assert!(rec.unfinished(3), "open");
+    rt.block_on(rec.finish(3, START + 100_000)).unwrap();
+    assert!(!rec.unfinished(3), "finished");
+    assert!(dir.path().join("3.wav").exists());
+}

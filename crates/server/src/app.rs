@@ -37,6 +37,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             auto_create_devices: config.devices.auto_create,
             agent_blackouts: config.blackout.mode == crate::config::BlackoutMode::Agent,
             event_queue: config.events.queue,
+            keep_days: config.retention.keep_days.map(i64::from),
+            archive_action: config.retention.archive_action.clone(),
         },
         store.clone(),
         recorder,
@@ -98,7 +100,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         ctx.clone(),
         stop_rx.clone(),
     ));
-    let admin_task = tokio::spawn(crate::metrics::serve(admin, ctx.clone(), stop_rx.clone()));
+    let admin_task = tokio::spawn(crate::admin::serve(admin, ctx.clone(), stop_rx.clone()));
+    // The retention purge, now and every interval, unless another node sharing the catalog
+    // runs it.
+    let purge_task = config.retention.purge.then(|| {
+        tokio::spawn(crate::purge::run_every(
+            ctx.clone(),
+            config.retention.purge_interval,
+            stop_rx.clone(),
+        ))
+    });
     let capture_tasks = captures.start(
         &config.capture.files,
         config.capture.speed,
@@ -114,6 +125,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // moment to finish; a client that sent half a request does not hold the shutdown up.
     for task in [http_task, socket_task, events_task, admin_task]
         .into_iter()
+        .chain(purge_task)
         .chain(capture_tasks)
     {
         let abort = task.abort_handle();

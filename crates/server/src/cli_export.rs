@@ -187,7 +187,9 @@ fn from_data_dir(args: ExportArgs, output: &mut Output, bar: &ProgressBar) -> an
         }
         (None, None) => unreachable!("clap requires --recordid or --ident"),
     };
-    let found = lookup(&database, &recordings_dir, &wanted)?;
+    let (tz, datetime_format) = (config.timezone()?, config.api.datetime_format.wire());
+    let time = |t| wire::values::format_datetime(t, tz, datetime_format);
+    let found = lookup(&database, &recordings_dir, &wanted, time)?;
 
     if args.recordid.is_none() {
         let items = found
@@ -217,6 +219,7 @@ fn from_data_dir(args: ExportArgs, output: &mut Output, bar: &ProgressBar) -> an
         Outcome::StillRecording => {
             bail!("recording {record_id} is still being made; export it once it has stopped")
         }
+        Outcome::Purged(at) => bail!(crate::commands::purged_message(record_id, &at)),
     };
     let unwritable = output.unwritable();
     let Some(password) = args.password else {
@@ -262,6 +265,7 @@ fn lookup(
     database: &str,
     recordings_dir: &Path,
     wanted: &[(String, i64)],
+    time: impl Fn(store::Micros) -> String,
 ) -> anyhow::Result<Vec<(String, i64, Outcome)>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -273,7 +277,8 @@ fn lookup(
         let mut found = Vec::with_capacity(wanted.len());
         for (ident, record_id) in wanted {
             let row = store.recording(*record_id).await?;
-            found.push((ident.clone(), *record_id, Outcome::of(row, recordings_dir)));
+            let outcome = Outcome::of(row, recordings_dir, &time);
+            found.push((ident.clone(), *record_id, outcome));
         }
         store.close().await;
         Ok(found)

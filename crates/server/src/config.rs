@@ -72,6 +72,16 @@ pub enum DateTimeFormat {
     Dotnet,
 }
 
+impl DateTimeFormat {
+    /// The form `wire` writes.
+    pub fn wire(self) -> wire::values::DateFormat {
+        match self {
+            DateTimeFormat::Iso => wire::values::DateFormat::Iso,
+            DateTimeFormat::Dotnet => wire::values::DateFormat::Dotnet,
+        }
+    }
+}
+
 /// The whole configuration, as the TOML file spells it.
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -84,6 +94,7 @@ pub struct Config {
     pub api: Api,
     pub devices: Devices,
     pub chat: Chat,
+    pub retention: Retention,
     pub export: ExportSettings,
     pub smtp: Smtp,
     pub events: Events,
@@ -150,13 +161,69 @@ pub struct Devices {
 }
 
 /// Chat and screen sessions (CHATSTART): what a session gets when the request does not say.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Chat {
-    /// KEEPDAYS of a new session; unset = empty.
+    /// KEEPDAYS of a new session; unset = empty (kept forever).
     pub keep_days: Option<u32>,
-    /// ARCHIVEACTION of a new session.
+    /// ARCHIVEACTION of a new session: DELETE, NONE or KEEP (any case; kept upper-case).
+    #[serde(deserialize_with = "archive_action_text")]
     pub archive_action: String,
+}
+
+impl Default for Chat {
+    fn default() -> Self {
+        Chat {
+            keep_days: None,
+            archive_action: "DELETE".to_string(),
+        }
+    }
+}
+
+/// Calls' retention defaults and the purge job.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Retention {
+    /// KEEPDAYS of a call's recordings when the request gives none; unset = kept forever.
+    pub keep_days: Option<u32>,
+    /// ARCHIVEACTION of a call's recordings when the request gives none: DELETE, NONE or
+    /// KEEP (any case; kept upper-case).
+    #[serde(deserialize_with = "archive_action_text")]
+    pub archive_action: String,
+    /// Whether this server runs the purge job.
+    pub purge: bool,
+    /// How often the purge runs (it also runs once at start-up), e.g. "1h" or "15m".
+    #[serde(deserialize_with = "duration_text")]
+    pub purge_interval: std::time::Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            keep_days: None,
+            archive_action: "DELETE".to_string(),
+            purge: true,
+            purge_interval: std::time::Duration::from_secs(3600),
+        }
+    }
+}
+
+/// An ARCHIVEACTION as requests give it, any case; kept in the form results show.
+fn archive_action_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let text = String::deserialize(d)?;
+    crate::commands::archive_action(&text)
+        .map(str::to_string)
+        .map_err(|e| serde::de::Error::custom(e.message))
+}
+
+/// A duration written as text: "1h", "15m", "1h 30m", "90s".
+fn duration_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::time::Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    humantime::parse_duration(&text).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "{text:?} is not a duration like \"1h\" or \"15m\": {e}"
+        ))
+    })
 }
 
 /// How EXPORT encodes recordings.
@@ -254,6 +321,7 @@ impl Default for Config {
             api: Api::default(),
             devices: Devices::default(),
             chat: Chat::default(),
+            retention: Retention::default(),
             export: ExportSettings::default(),
             smtp: Smtp::default(),
             events: Events::default(),
@@ -378,6 +446,9 @@ impl Config {
         if self.export.multiexport_max == 0 {
             bail!("export.multiexport_max must be at least 1");
         }
+        if self.retention.purge_interval.is_zero() {
+            bail!("retention.purge_interval must be longer than 0");
+        }
         if self.events.queue == 0 {
             bail!("events.queue must be at least 1");
         }
@@ -500,6 +571,7 @@ fn redact_password(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     /// Options naming only this configuration file.
     fn config_file(file: &Path) -> DataArgs {
@@ -556,11 +628,53 @@ mod tests {
     fn chat_defaults() {
         let config = load("").unwrap();
         assert_eq!(config.chat.keep_days, None);
-        assert_eq!(config.chat.archive_action, "");
-        let config = load("[chat]\nkeep_days = 30\narchive_action = \"ARCHIVE\"\n").unwrap();
+        assert_eq!(config.chat.archive_action, "DELETE");
+        let config = load("[chat]\nkeep_days = 30\narchive_action = \"keep\"\n").unwrap();
         assert_eq!(config.chat.keep_days, Some(30));
-        assert_eq!(config.chat.archive_action, "ARCHIVE");
+        assert_eq!(config.chat.archive_action, "KEEP");
         assert!(load("[chat]\nkeep_days = -1\n").is_err());
+        let err = load("[chat]\narchive_action = \"ARCHIVE\"\n").unwrap_err();
+        assert!(
+            format!("{err:#}")
+                .contains("ARCHIVEACTION must be DELETE, NONE or KEEP, not \"ARCHIVE\""),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn retention_settings() {
+        let config = load("").unwrap();
+        assert_eq!(config.retention.keep_days, None);
+        assert_eq!(config.retention.archive_action, "DELETE");
+        assert!(config.retention.purge);
+        assert_eq!(config.retention.purge_interval, Duration::from_secs(3600));
+        let config = load(
+            "[retention]\nkeep_days = 0\narchive_action = \"None\"\npurge = false\npurge_interval = \"1h 30m\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.retention.keep_days, Some(0));
+        assert_eq!(config.retention.archive_action, "NONE");
+        assert!(!config.retention.purge);
+        assert_eq!(config.retention.purge_interval, Duration::from_secs(5400));
+        for (bad, says) in [
+            ("purge_interval = \"soon\"", "\"soon\" is not a duration"),
+            (
+                "purge_interval = \"0s\"",
+                "purge_interval must be longer than 0",
+            ),
+            (
+                "archive_action = \"ARCHIVE\"",
+                "ARCHIVEACTION must be DELETE, NONE or KEEP",
+            ),
+            (
+                "archive_action = \"\"",
+                "ARCHIVEACTION must be DELETE, NONE or KEEP",
+            ),
+            ("keep_days = -1", "keep_days"),
+        ] {
+            let err = load(&format!("[retention]\n{bad}\n")).unwrap_err();
+            assert!(format!("{err:#}").contains(says), "{bad}: {err:#}");
+        }
     }
 
     #[test]

@@ -159,21 +159,29 @@ async fn handle(
     }
 }
 
-/// Sends a recording in its export format, streamed, so memory does not grow with its size;
-/// in an AES-256 encrypted ZIP when the request gave a password.
+/// Sends a recording in its export format; a file that cannot be made is answered with a
+/// `<RESULT>` (code 10).
 async fn send_file(req: &wire::Request, media: Media) -> Response {
-    let zipped = media.password.is_some();
-    let file = match open_media(media.clone()).await {
-        Ok(f) => f,
-        Err(why) => {
-            tracing::error!(path = %media.path.display(), format = %media.format, error = %why, "recording cannot be exported");
-            let result = crate::commands::respond(
+    match media_response(media).await {
+        Ok(response) => response,
+        Err(why) => xml(
+            StatusCode::OK,
+            crate::commands::respond(
                 req,
                 Err(engine::ApiError::new(Code::RecordingNotFound, why)),
-            );
-            return xml(StatusCode::OK, result);
-        }
-    };
+            ),
+        ),
+    }
+}
+
+/// A recording in its export format as an attachment, streamed, so memory does not grow with
+/// its size; in an AES-256 encrypted ZIP when the request gave a password. Shared by EXPORT
+/// and the supervisor page's media endpoint.
+pub async fn media_response(media: Media) -> Result<Response, String> {
+    let zipped = media.password.is_some();
+    let file = open_media(media.clone()).await.inspect_err(|why| {
+        tracing::error!(path = %media.path.display(), format = %media.format, error = %why, "recording cannot be exported");
+    })?;
     let len = file.metadata().await.map(|m| m.len()).ok();
     let (content_type, file_name) = if zipped {
         ("application/zip", format!("{}.zip", media.record_id))
@@ -181,7 +189,7 @@ async fn send_file(req: &wire::Request, media: Media) -> Response {
         (media.format.content_type(), media.file_name())
     };
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
-    attachment(body, content_type, &file_name, len)
+    Ok(attachment(body, content_type, &file_name, len))
 }
 
 fn attachment(
@@ -234,7 +242,7 @@ async fn open_media(media: Media) -> Result<tokio::fs::File, String> {
 /// does not grow with the number or size of the recordings, and a slow client slows the
 /// writer down. A failure half-way cuts the connection (the client sees an incomplete
 /// response, not a short file that looks complete).
-fn send_archive(job: packaging::Multi, file_name: String) -> Response {
+pub fn send_archive(job: packaging::Multi, file_name: String) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
     let writer = packaging::ChannelWriter::new(tx.clone());
     tokio::task::spawn_blocking(move || {

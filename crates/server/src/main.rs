@@ -1,5 +1,6 @@
 //! `callvault`: a call-recording server that speaks the NICE Uptivity API.
 
+mod admin;
 mod app;
 mod capture_sources;
 mod cli_export;
@@ -9,6 +10,7 @@ mod events_listener;
 mod http;
 mod metrics;
 mod packaging;
+mod purge;
 mod render;
 mod socket;
 

@@ -1,4 +1,4 @@
-//! The admin listener: `/metrics` (Prometheus / OpenMetrics text) and `/healthz`.
+//! The metrics the admin listener serves at `/metrics` (Prometheus / OpenMetrics text).
 //!
 //! Requests are counted in one place, the dispatcher ([`crate::commands::execute`]); the
 //! gauges (calls, recordings, channels) and the capture counters are read from their owners
@@ -8,19 +8,15 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
-use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 use crate::commands::{Ctx, Transport};
 
@@ -61,6 +57,9 @@ pub struct Metrics {
     pub event_clients: Gauge,
     pub events_missed: Counter,
     store_commit_seconds: Histogram,
+    pub purged_recordings: Counter,
+    pub purged_bytes: Counter,
+    pub purge_failures: Counter,
 }
 
 impl Default for Metrics {
@@ -131,6 +130,25 @@ impl Metrics {
             Unit::Seconds,
             store_commit_seconds.clone(),
         );
+        let purged_recordings = Counter::default();
+        registry.register(
+            "purged_recordings",
+            "Recordings whose media the retention purge deleted",
+            purged_recordings.clone(),
+        );
+        let purged_bytes = Counter::default();
+        registry.register_with_unit(
+            "purged",
+            "Bytes of media files the retention purge deleted",
+            Unit::Bytes,
+            purged_bytes.clone(),
+        );
+        let purge_failures = Counter::default();
+        registry.register(
+            "purge_failures",
+            "Media files the retention purge could not delete (tried again by the next run)",
+            purge_failures.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -143,6 +161,9 @@ impl Metrics {
             event_clients,
             events_missed,
             store_commit_seconds,
+            purged_recordings,
+            purged_bytes,
+            purge_failures,
         }
     }
 
@@ -151,6 +172,7 @@ impl Metrics {
         let transport = match transport {
             Transport::Http => "http",
             Transport::Socket => "socket",
+            Transport::Admin => "admin",
         };
         self.requests
             .get_or_create(&RequestLabels {
@@ -221,18 +243,8 @@ impl Drop for ClientGuard {
     }
 }
 
-pub async fn serve(listener: TcpListener, ctx: Arc<Ctx>, stop: watch::Receiver<bool>) {
-    crate::http::serve_until_stopped("admin", listener, router(ctx), stop).await
-}
-
-pub fn router(ctx: Arc<Ctx>) -> Router {
-    Router::new()
-        .route("/metrics", get(metrics))
-        .route("/healthz", get(healthz))
-        .with_state(ctx)
-}
-
-async fn metrics(State(ctx): State<Arc<Ctx>>) -> Response {
+/// `/metrics`.
+pub async fn metrics(State(ctx): State<Arc<Ctx>>) -> Response {
     match ctx.metrics.render(&ctx).await {
         Ok(text) => (
             StatusCode::OK,
@@ -248,30 +260,5 @@ async fn metrics(State(ctx): State<Arc<Ctx>>) -> Response {
             "metrics could not be encoded\n",
         )
             .into_response(),
-    }
-}
-
-/// 200 `ok` when the catalog answers and a file can be created among the recordings;
-/// otherwise 503 and what is wrong.
-async fn healthz(State(ctx): State<Arc<Ctx>>) -> Response {
-    let mut problems = Vec::new();
-    if !ctx.engine.store().ping().await {
-        problems.push("the catalog does not answer");
-    }
-    let recorder = ctx.engine.recorder().clone();
-    let usable = tokio::task::spawn_blocking(move || recorder.path_usable())
-        .await
-        .unwrap_or(false);
-    if !usable {
-        problems.push("the recording path is not usable");
-    }
-    if problems.is_empty() {
-        (StatusCode::OK, "ok\n").into_response()
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("{}\n", problems.join("; ")),
-        )
-            .into_response()
     }
 }

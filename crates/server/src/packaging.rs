@@ -112,14 +112,23 @@ pub enum Outcome {
     NotFound,
     NoAudio,
     StillRecording,
+    /// The retention purge deleted its media, at this time (as results write it).
+    Purged(String),
 }
 
 impl Outcome {
     /// What the catalog's answer for one RECORDID means for an export; the media path is
-    /// resolved in `recordings_dir`.
-    pub fn of(found: Option<store::RecordingRow>, recordings_dir: &Path) -> Outcome {
+    /// resolved in `recordings_dir`, a purge time written by `time`.
+    pub fn of(
+        found: Option<store::RecordingRow>,
+        recordings_dir: &Path,
+        time: impl Fn(store::Micros) -> String,
+    ) -> Outcome {
         match found {
             None => Outcome::NotFound,
+            Some(store::RecordingRow {
+                purged: Some(at), ..
+            }) => Outcome::Purged(time(at)),
             Some(rec) if rec.state == store::RecordingState::Open => Outcome::StillRecording,
             Some(rec) if !rec.audio || rec.media_path.is_empty() => Outcome::NoAudio,
             Some(rec) => Outcome::Found(recordings_dir.join(&rec.media_path)),
@@ -163,6 +172,7 @@ pub fn write_multi(job: Multi, out: impl Write) -> Result<(), String> {
             Outcome::NotFound => ("", "not found", String::new()),
             Outcome::NoAudio => ("", "no audio", String::new()),
             Outcome::StillRecording => ("", "still recording", String::new()),
+            Outcome::Purged(at) => ("", "purged", format!("purged by retention at {at}")),
         };
         manifest.push_str(&csv_row(&[&item.ident, file, outcome, &detail]));
     }

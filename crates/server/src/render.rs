@@ -64,6 +64,7 @@ pub fn call(ctx: &Ctx, v: &CallView) -> Node {
         ("CTIINITIATED", yn(c.cti_initiated)),
         ("AGENTINITIATED", yn(r.is_some_and(|r| r.agent_initiated))),
         ("BLACKOUTS", r.map(|r| r.blackouts).unwrap_or(0).to_string()),
+        ("PURGEDTIME", ctx.time(r.and_then(|r| r.purged))),
     ]
     .into_iter()
     .map(|(n, v)| Node::field(n, v))
@@ -93,6 +94,11 @@ pub fn state_desc(state: u8) -> &'static str {
 
 /// One `<DEVICE>` section with its highest-priority instance.
 pub fn device(ctx: &Ctx, d: &DeviceView) -> Node {
+    Node::Section("DEVICE".to_string(), device_fields(ctx, d))
+}
+
+/// The fields of a `<DEVICE>` section.
+pub fn device_fields(ctx: &Ctx, d: &DeviceView) -> Vec<Node> {
     let c = d.call.as_ref();
     let m = c.map(|c| {
         c.recording
@@ -128,8 +134,5 @@ pub fn device(ctx: &Ctx, d: &DeviceView) -> Node {
         ("BLACKOUT", yn(d.blackout)),
         ("LASTEVENTTIME", ctx.time(d.last_event)),
     ];
-    Node::Section(
-        "DEVICE".to_string(),
-        fields.into_iter().map(|(n, v)| Node::field(n, v)).collect(),
-    )
+    fields.into_iter().map(|(n, v)| Node::field(n, v)).collect()
 }

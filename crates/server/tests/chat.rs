@@ -8,7 +8,7 @@ use std::net::TcpStream;
 
 use common::{Server, ServerBuilder, code, field, ok, read_result, sections};
 
-const CONFIG: &str = "[chat]\nkeep_days = 30\narchive_action = \"ARCHIVE\"\n";
+const CONFIG: &str = "[chat]\nkeep_days = 30\narchive_action = \"keep\"\n";
 
 fn add_user(s: &Server, username: &str, first: &str, extra: &[(&str, &str)]) -> String {
     let mut pairs = vec![
@@ -102,7 +102,7 @@ fn sessions_over_the_webapi() {
     assert_eq!(field(&a, "DEVICEID"), "");
     assert_eq!(field(&a, "USER1"), "first");
     assert_eq!(field(&a, "KEEPDAYS"), "30", "from the configuration");
-    assert_eq!(field(&a, "ARCHIVEACTION"), "ARCHIVE");
+    assert_eq!(field(&a, "ARCHIVEACTION"), "KEEP");
     let id_a = field(&a, "RECORDID");
     assert!(!id_a.is_empty());
 
@@ -116,7 +116,7 @@ fn sessions_over_the_webapi() {
             ("keyname", "email"),
             ("keyvalue", "ann@example.com"),
             ("keepdays", "5"),
-            ("archiveaction", "PURGE"),
+            ("archiveaction", "delete"),
         ],
         0,
     );
@@ -124,7 +124,7 @@ fn sessions_over_the_webapi() {
     assert_ne!(id_a, id_b);
     assert_eq!(field(&b, "AGENTID"), "1");
     assert_eq!(field(&b, "KEEPDAYS"), "5");
-    assert_eq!(field(&b, "ARCHIVEACTION"), "PURGE");
+    assert_eq!(field(&b, "ARCHIVEACTION"), "DELETE");
 
     // Sessions hold no audio channel.
     let sys = ok(&s, &[("type", "systemstatus"), ("requestid", "12")], 20);
@@ -233,7 +233,7 @@ fn sessions_over_the_webapi() {
     assert_eq!(field(&u, "USER1"), "second");
     assert_eq!(field(&u, "USER15"), "last");
     assert_eq!(field(&u, "KEEPDAYS"), "7");
-    assert_eq!(field(&u, "ARCHIVEACTION"), "ARCHIVE");
+    assert_eq!(field(&u, "ARCHIVEACTION"), "KEEP");
     assert_eq!(field(&u, "STATIONNAME"), "WS1");
     assert_eq!(field(&u, "RECORDING"), "Y");
 
@@ -423,6 +423,14 @@ fn sessions_over_the_socket_api() {
         ),
         (
             "<TYPE>CHATSTART</TYPE><REQUESTID>6</REQUESTID><SESSIONID>chat-c</SESSIONID><KEYNAME>NICK</KEYNAME><KEYVALUE>a</KEYVALUE>",
+            17,
+        ),
+        (
+            "<TYPE>CHATSTART</TYPE><REQUESTID>6</REQUESTID><SESSIONID>chat-c</SESSIONID><AGENTID>1</AGENTID><ARCHIVEACTION>ARCHIVE</ARCHIVEACTION>",
+            17,
+        ),
+        (
+            "<TYPE>CHATUPDATE</TYPE><REQUESTID>7</REQUESTID><SESSIONID>chat-b</SESSIONID><USER1>z</USER1><ARCHIVEACTION>PURGE</ARCHIVEACTION>",
             17,
         ),
         (

@@ -13,32 +13,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{Server, ServerBuilder, field, sections, testdata};
-
-/// `callvault export` with these arguments and none from the environment.
-fn cli() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_callvault"));
-    cmd.arg("export").env("RUST_LOG", "warn");
-    for var in [
-        "CALLVAULT_CONFIG",
-        "CALLVAULT_DATA_DIR",
-        "CALLVAULT_DATABASE",
-        "CALLVAULT_EXPORT_PASSWORD",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd
-}
-
-/// Runs `callvault export` on `data_dir` with `args`.
-fn export(data_dir: &Path, args: &[&str]) -> Output {
-    let mut cmd = cli();
-    cmd.arg("--data-dir").arg(data_dir);
-    if let Some(url) = common::backend::database_for(data_dir) {
-        cmd.arg("--database").arg(url);
-    }
-    cmd.args(args).output().expect("run callvault export")
-}
+use common::{Server, ServerBuilder, cli, cli_export as export, field, sections, testdata};
 
 /// Runs `callvault export --server <s's WebAPI>` with `args`.
 fn export_from(s: &Server, args: &[&str]) -> Output {

@@ -327,30 +327,10 @@ fn every_client_gets_every_event_in_order_and_filters_narrow_it() {
 /// CALLSTART/CALLSTOP pairs with every USER field filled, so each event is a few KiB.
 fn heavy_traffic(s: &Server, connections: usize, pairs: usize) {
     let user = "u".repeat(250);
-    let mut extra = String::new();
-    for i in 1..=15 {
-        extra.push_str(&format!("<USER{i}>{user}</USER{i}>"));
-    }
-    std::thread::scope(|scope| {
-        for c in 0..connections {
-            let extra = &extra;
-            scope.spawn(move || {
-                let mut sock = s.connect_socket();
-                let mut batch = String::new();
-                for i in 0..pairs {
-                    batch.push_str(&format!(
-                        "<REQUEST><TYPE>CALLSTART</TYPE><REQUESTID>{i}</REQUESTID><DEVICEID>h{c}</DEVICEID>{extra}</REQUEST>\r\n\
-                         <REQUEST><TYPE>CALLSTOP</TYPE><REQUESTID>{i}</REQUESTID><DEVICEID>h{c}</DEVICEID></REQUEST>\r\n"
-                    ));
-                }
-                sock.write_all(batch.as_bytes()).unwrap();
-                for _ in 0..pairs * 2 {
-                    let r = read_result(&mut sock);
-                    assert_eq!(code(&r), 20, "{r}");
-                }
-            });
-        }
-    });
+    let extra: String = (1..=15)
+        .map(|i| format!("<USER{i}>{user}</USER{i}>"))
+        .collect();
+    common::call_pairs(s, connections, pairs, &extra);
 }
 
 #[test]

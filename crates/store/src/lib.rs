@@ -22,6 +22,7 @@ mod directory;
 mod error;
 mod groups;
 pub mod model;
+mod retention;
 mod sql;
 mod writer;
 
@@ -32,6 +33,7 @@ pub use directory::{
 pub use error::StoreError;
 pub use groups::{Change, Group, Membership, NameKey, Role, UserRef};
 pub use model::*;
+pub use retention::{PurgeRun, PurgedMedia};
 
 use std::future::Future;
 use std::pin::Pin;

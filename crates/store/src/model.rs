@@ -119,6 +119,9 @@ pub struct RecordingRow {
     pub state: RecordingState,
     /// Media file path relative to the recordings directory; empty when there is none.
     pub media_path: String,
+    /// When the retention purge took the recording's media (the row stays). Only the purge
+    /// sets it: writing the row leaves it as it is.
+    pub purged: Option<Micros>,
 }
 
 /// A write to the catalog. Rows are written whole: insert, or replace the row with the same key.

@@ -101,8 +101,13 @@ pub(crate) static UPSERT_RECORDING: LazyLock<String> =
 
 pub(crate) static SELECT_CALLS: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {} FROM calls", CALL_COLUMNS.join(", ")));
-pub(crate) static SELECT_RECORDINGS: LazyLock<String> =
-    LazyLock::new(|| format!("SELECT {} FROM recordings", RECORDING_COLUMNS.join(", ")));
+/// Every written column, then the purge mark, which the upsert never writes.
+pub(crate) static SELECT_RECORDINGS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {}, purged_at_us FROM recordings",
+        RECORDING_COLUMNS.join(", ")
+    )
+});
 
 pub(crate) const UPSERT_BLACKOUT_SPAN: &str = "INSERT INTO recording_blackouts \
     (record_id, seq, start_us, end_us) VALUES ($1, $2, $3, $4) \
@@ -442,6 +447,7 @@ where
             RecordingState::parse(&s).ok_or_else(|| corrupt(format!("unknown state {s:?}")))?
         },
         media_path: c.get()?,
+        purged: c.get()?,
     })
 }
 
@@ -569,6 +575,30 @@ mod plans {
         };
         let p = plan(&pool, &group).await;
         assert!(p.iter().any(|s| s.starts_with("LIST SUBQUERY")), "{p:?}");
+    }
+
+    /// The purge's look-ups read the expired or pending recordings off their partial
+    /// indexes, never the whole table.
+    #[tokio::test]
+    async fn purge_queries_use_indexes() {
+        let pool = catalog().await;
+        for (query, index) in [
+            (crate::retention::MARK_EXPIRED, "recordings_expiry"),
+            (crate::retention::PENDING, "recordings_purge_pending"),
+        ] {
+            let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {query}"))
+                .bind(1_i64)
+                .bind(100_i64)
+                .fetch_all(&pool)
+                .await
+                .expect("explain");
+            let p: Vec<String> = rows.iter().map(|r| r.get::<String, _>(3)).collect();
+            assert!(
+                p.iter().any(|s| s.contains(&format!("INDEX {index} ("))),
+                "{query}: {p:?}"
+            );
+            assert!(!p.iter().any(|s| s == "SCAN recordings"), "{query}: {p:?}");
+        }
     }
 
     /// The directory's look-ups say `NOT deleted`; the partial indexes must say the same,

@@ -78,6 +78,7 @@ async fn round_trip_is_byte_for_byte(db: &TestDb) {
         locked: true,
         state: RecordingState::Recovered,
         media_path: "2026/12/03/9007199254740993 <b>&\".wav".into(),
+        purged: None,
     };
     // Every flag and option the other way round.
     let sparse = RecordingRow {
@@ -100,6 +101,7 @@ async fn round_trip_is_byte_for_byte(db: &TestDb) {
         locked: false,
         state: RecordingState::Open,
         media_path: String::new(),
+        purged: None,
     };
     let ended = CallRow {
         call_key: 42,

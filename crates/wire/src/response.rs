@@ -84,6 +84,14 @@ impl Response {
         }
     }
 
+    /// RESULTMSG: the code's label, then the detail when there is one.
+    pub fn message(&self) -> String {
+        match &self.detail {
+            Some(detail) => format!("{}: {detail}", self.code.label()),
+            None => self.code.label().to_owned(),
+        }
+    }
+
     /// The `<RESULT>` document. Element names are written as given: they come from the
     /// program, never from a client.
     pub fn encode(&self) -> String {
@@ -94,10 +102,7 @@ impl Response {
         } else {
             "ERROR"
         };
-        let message = match &self.detail {
-            Some(detail) => format!("{}: {detail}", self.code.label()),
-            None => self.code.label().to_owned(),
-        };
+        let message = self.message();
         write_field(&mut out, 1, "REQUESTTYPE", &self.request_type);
         write_field(&mut out, 1, "REQUESTID", &self.request_id);
         write_field(&mut out, 1, "RESULTTYPE", result_type);

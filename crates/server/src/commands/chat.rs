@@ -58,19 +58,11 @@ pub async fn chat_update(ctx: &Ctx, req: &Request) -> Result<Done, ApiError> {
 
 /// USER1–USER15, KEEPDAYS and ARCHIVEACTION as the request gives them.
 fn session_fields(p: &Params<'_>) -> Result<MetaUpdate, ApiError> {
-    let mut m = MetaUpdate {
-        archive_action: p.raw("ARCHIVEACTION").map(str::to_string),
-        ..MetaUpdate::default()
-    };
+    let mut m = MetaUpdate::default();
     for (i, slot) in m.user.iter_mut().enumerate() {
         *slot = p.raw(&format!("USER{}", i + 1)).map(str::to_string);
     }
-    if let Some(k) = p.integer("KEEPDAYS")? {
-        if k < 0 {
-            return Err(invalid("KEEPDAYS must not be negative"));
-        }
-        m.keep_days = Some(k);
-    }
+    p.retention(&mut m)?;
     Ok(m)
 }
 

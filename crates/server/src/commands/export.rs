@@ -84,6 +84,12 @@ pub fn media(
     password: Option<String>,
 ) -> Result<Media, ApiError> {
     let not_found = |why: String| ApiError::new(Code::RecordingNotFound, why);
+    if let Some(at) = rec.purged {
+        return Err(not_found(purged_message(
+            rec.record_id,
+            &ctx.time(Some(at)),
+        )));
+    }
     if rec.state == RecordingState::Open {
         return Err(not_found(format!(
             "recording {} is still being made; export it once it has stopped",
@@ -103,4 +109,10 @@ pub fn media(
         options: ctx.export_options,
         password,
     })
+}
+
+/// Why a purged recording cannot be exported; `at` is the time of the purge as results
+/// write it.
+pub fn purged_message(record_id: i64, at: &str) -> String {
+    format!("recording {record_id} was purged by retention at {at}: its media is deleted")
 }

@@ -15,6 +15,7 @@ mod recording;
 mod status;
 
 pub use directory_status::default_terms;
+pub use export::purged_message;
 pub use multiexport::wanted as wanted_idents;
 
 use std::path::PathBuf;
@@ -25,7 +26,7 @@ use store::{AgentKey, Lookup, NameKey, UserKey};
 use wire::{Code, Limits, Node, Request, Response};
 
 use crate::capture_sources::CaptureSources;
-use crate::config::{Config, DateTimeFormat};
+use crate::config::Config;
 
 /// What every command can reach.
 pub struct Ctx {
@@ -63,10 +64,7 @@ impl Ctx {
                 max_user_field_chars: config.api.max_user_field_chars,
             },
             tz,
-            datetime_format: match config.api.datetime_format {
-                DateTimeFormat::Iso => wire::values::DateFormat::Iso,
-                DateTimeFormat::Dotnet => wire::values::DateFormat::Dotnet,
-            },
+            datetime_format: config.api.datetime_format.wire(),
             calllist_default: config.api.calllist_default,
             calllist_max: config.api.calllist_max,
             socket_partial_timeout: std::time::Duration::from_millis(
@@ -99,6 +97,8 @@ impl Ctx {
 pub enum Transport {
     Http,
     Socket,
+    /// The supervisor page's JSON API on the admin listener.
+    Admin,
 }
 
 /// A recording to send instead of a `<RESULT>` (a successful EXPORT): the stored WAV at
@@ -363,9 +363,9 @@ impl<'a> Params<'a> {
             call_id: text("CALLID"),
             gate: text("GATE"),
             sgroup: text("SGROUP"),
-            archive_action: text("ARCHIVEACTION"),
             ..MetaUpdate::default()
         };
+        self.retention(&mut m)?;
         if let Some(d) = self.raw("CALLDIRECTION") {
             m.call_direction = Some(if d.trim().is_empty() {
                 String::new()
@@ -378,12 +378,6 @@ impl<'a> Params<'a> {
         for (i, slot) in m.user.iter_mut().enumerate() {
             *slot = text(&format!("USER{}", i + 1));
         }
-        if let Some(k) = self.integer("KEEPDAYS")? {
-            if k < 0 {
-                return Err(invalid("KEEPDAYS must not be negative"));
-            }
-            m.keep_days = Some(k);
-        }
         if let Some(id) = &m.agent_id {
             let name = match id.trim().parse::<i64>() {
                 Ok(user_id) => ctx.engine.store().user_name(user_id).await?,
@@ -392,6 +386,21 @@ impl<'a> Params<'a> {
             m.agent_name = Some(name.unwrap_or_default());
         }
         Ok(m)
+    }
+
+    /// KEEPDAYS (a whole number ≥ 0) and ARCHIVEACTION (DELETE, NONE or KEEP, any case),
+    /// when given and not blank; 17 for any other value.
+    pub fn retention(&self, m: &mut MetaUpdate) -> Result<(), ApiError> {
+        if let Some(k) = self.integer("KEEPDAYS")? {
+            if k < 0 {
+                return Err(invalid("KEEPDAYS must not be negative"));
+            }
+            m.keep_days = Some(k);
+        }
+        if let Some(a) = self.get("ARCHIVEACTION") {
+            m.archive_action = Some(archive_action(a)?.to_string());
+        }
+        Ok(())
     }
 
     /// The device a call-handling request names (§3): DEVICEID when given; else a
@@ -466,6 +475,24 @@ pub fn device_id(id: &str) -> Result<&str, ApiError> {
         ));
     }
     Ok(id)
+}
+
+/// What ARCHIVEACTION may say: DELETE (the purge deletes the media once KEEPDAYS have
+/// passed), NONE or KEEP (never purged).
+const ARCHIVE_ACTIONS: [&str; 3] = ["DELETE", "NONE", "KEEP"];
+
+/// An ARCHIVEACTION value in the form results show it (upper case, surrounding blanks
+/// ignored); 17 for a value that is not one of [`ARCHIVE_ACTIONS`].
+pub fn archive_action(value: &str) -> Result<&'static str, ApiError> {
+    let upper = value.trim().to_ascii_uppercase();
+    ARCHIVE_ACTIONS
+        .into_iter()
+        .find(|a| *a == upper)
+        .ok_or_else(|| {
+            invalid(format!(
+                "ARCHIVEACTION must be DELETE, NONE or KEEP, not {value:?}"
+            ))
+        })
 }
 
 /// A well-formed request whose values are not valid.

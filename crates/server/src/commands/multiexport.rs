@@ -22,7 +22,11 @@ pub async fn multi_export(ctx: &Ctx, req: &Request) -> Result<(Multi, String), A
     let store = ctx.engine.store();
     let mut items = Vec::with_capacity(wanted.len());
     for (ident, record_id) in wanted {
-        let outcome = Outcome::of(store.recording(record_id).await?, &ctx.recordings_dir);
+        let outcome = Outcome::of(
+            store.recording(record_id).await?,
+            &ctx.recordings_dir,
+            |t| ctx.time(Some(t)),
+        );
         items.push(Item {
             ident,
             record_id,

@@ -122,6 +122,17 @@ pub async fn system_status(ctx: &Ctx) -> Result<Done, ApiError> {
     } else {
         String::new()
     };
+    // The last retention purge, read from the catalog so it survives restarts; empty when
+    // none has run yet (or the catalog does not answer, which DATABASE says).
+    let purge = ctx
+        .engine
+        .store()
+        .last_purge_run()
+        .await
+        .unwrap_or_default();
+    let purge_field = |f: fn(&store::PurgeRun) -> u64| {
+        purge.as_ref().map(|r| f(r).to_string()).unwrap_or_default()
+    };
     let mut capture = Vec::new();
     for source in ctx.captures.list() {
         let stats = source.stats.snapshot();
@@ -158,6 +169,10 @@ pub async fn system_status(ctx: &Ctx) -> Result<Done, ApiError> {
         Node::field("CHANNELSINUSE", s.channels_in_use.to_string()),
         Node::field("ACTIVECALLS", s.active_calls.to_string()),
         Node::field("ACTIVERECORDINGS", s.active_recordings.to_string()),
+        Node::field("LASTPURGE", ctx.time(purge.as_ref().map(|r| r.finished))),
+        Node::field("LASTPURGECOUNT", purge_field(|r| r.purged)),
+        Node::field("LASTPURGEBYTES", purge_field(|r| r.bytes_freed)),
+        Node::field("LASTPURGEFAILED", purge_field(|r| r.failed)),
         Node::Section("CAPTURE".to_string(), capture),
     ];
     Ok(Done::ok(vec![Node::Section("SYSTEM".to_string(), system)]))

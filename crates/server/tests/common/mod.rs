@@ -131,6 +131,20 @@ impl Drop for Server {
     }
 }
 
+/// A server replaying `pcap` as fast as it can, once its capture source has FINISHED.
+pub fn replay(pcap: &str) -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ServerBuilder::new(&dir.path().join("data"))
+        .capture(pcap, "max")
+        .start();
+    wait_for(Duration::from_secs(30), || {
+        let doc = s.api("type=systemstatus&requestid=1");
+        let source = sections(&doc, "SOURCE").into_iter().next()?;
+        (field(&source, "STATE") == "FINISHED").then_some(())
+    });
+    (dir, s)
+}
+
 /// An HTTP response as bytes.
 pub struct HttpResponse {
     pub status: u16,
@@ -216,6 +230,16 @@ impl Server {
         let s = TcpStream::connect(self.socket).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         s
+    }
+
+    /// Waits until the (first) capture source is FINISHED: every captured call applied,
+    /// stored and its recordings finalized.
+    pub fn wait_capture_finished(&self) {
+        wait_for(Duration::from_secs(60), || {
+            let doc = self.api("type=systemstatus&requestid=1");
+            let source = sections(&doc, "SOURCE").into_iter().next()?;
+            (field(&source, "STATE") == "FINISHED").then_some(())
+        });
     }
 
     pub fn kill9(&mut self) {
@@ -366,6 +390,94 @@ pub fn ok(s: &Server, pairs: &[(&str, &str)], want: u32) -> String {
 
 pub fn code(doc: &str) -> u32 {
     field(doc, "RESULTCODE").parse().unwrap()
+}
+
+/// Traffic over the socket API: on each of `connections` connections at once, `pairs`
+/// CALLSTART/CALLSTOP pairs for device `h<connection>`, all sent before any result is read;
+/// `extra` (XML fields) is added to each CALLSTART. Every result must be code 20.
+pub fn call_pairs(s: &Server, connections: usize, pairs: usize, extra: &str) {
+    std::thread::scope(|scope| {
+        for c in 0..connections {
+            scope.spawn(move || {
+                let mut sock = s.connect_socket();
+                let mut batch = String::new();
+                for i in 0..pairs {
+                    batch.push_str(&format!(
+                        "<REQUEST><TYPE>CALLSTART</TYPE><REQUESTID>{i}</REQUESTID><DEVICEID>h{c}</DEVICEID>{extra}</REQUEST>\r\n\
+                         <REQUEST><TYPE>CALLSTOP</TYPE><REQUESTID>{i}</REQUESTID><DEVICEID>h{c}</DEVICEID></REQUEST>\r\n"
+                    ));
+                }
+                sock.write_all(batch.as_bytes()).unwrap();
+                for _ in 0..pairs * 2 {
+                    let r = read_result(&mut sock);
+                    assert_eq!(code(&r), 20, "{r}");
+                }
+            });
+        }
+    });
+}
+
+/// `callvault export` with these arguments and none from the environment.
+pub fn cli() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_callvault"));
+    cmd.arg("export").env("RUST_LOG", "warn");
+    for var in [
+        "CALLVAULT_CONFIG",
+        "CALLVAULT_DATA_DIR",
+        "CALLVAULT_DATABASE",
+        "CALLVAULT_EXPORT_PASSWORD",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// Runs `callvault export` on `data_dir` (and its catalog) with `args`.
+pub fn cli_export(data_dir: &Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = cli();
+    cmd.arg("--data-dir").arg(data_dir);
+    if let Some(url) = backend::database_for(data_dir) {
+        cmd.arg("--database").arg(url);
+    }
+    cmd.args(args).output().expect("run callvault export")
+}
+
+/// The value of the sample written exactly as `series` (name and labels) in a `/metrics`
+/// text, if any.
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        let (name, value) = line.rsplit_once(' ')?;
+        if name == series {
+            value.parse().ok()
+        } else {
+            None
+        }
+    })
+}
+
+/// Runs one SQL statement on the catalog of the server that ran on `data_dir` (stopped
+/// now, for SQLite), on whichever backend the test run uses.
+pub fn catalog_execute(data_dir: &Path, sql: &str) {
+    use sqlx::Connection;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        match backend::database_for(data_dir) {
+            Some(url) => {
+                let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+                sqlx::query(sql).execute(&mut c).await.unwrap();
+                c.close().await.unwrap();
+            }
+            None => {
+                let url = format!("sqlite://{}", data_dir.join("catalog.db").display());
+                let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::query(sql).execute(&mut c).await.unwrap();
+                c.close().await.unwrap();
+            }
+        }
+    });
 }
 
 /// Polls until `f` returns Some, or panics after `timeout`.

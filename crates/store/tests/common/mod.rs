@@ -163,6 +163,7 @@ pub fn recording(record_id: i64, device_id: &str, recording_start: i64) -> Recor
         locked: false,
         state: RecordingState::Closed,
         media_path: format!("{record_id}.wav"),
+        purged: None,
     }
 }
 

@@ -1,0 +1,519 @@
+//! The supervisor page's JSON API on the admin listener, through the real binary: each
+//! endpoint answers what its protocol command answers over the WebAPI (same rows, same
+//! codes and messages), the media endpoint sends EXPORT's file, and `/api/live` pushes a
+//! device's new row as calls start and stop.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::{Server, ServerBuilder, field, ok, query, sections};
+use serde_json::Value;
+
+fn json(s: &Server, path: &str, want_status: u16) -> Value {
+    let r = s.admin_get(path);
+    assert_eq!(r.status, want_status, "{path}: {}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/json"), "{path}");
+    serde_json::from_slice(&r.body).unwrap()
+}
+
+/// Every field of an XML section, in order, as (name, value); nested sections left out.
+fn xml_fields(section: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for line in section.lines().map(str::trim) {
+        let Some(rest) = line.strip_prefix('<') else {
+            continue;
+        };
+        let Some((name, rest)) = rest.split_once('>') else {
+            continue;
+        };
+        if let Some(value) = rest.strip_suffix(&format!("</{name}>")) {
+            let value = value
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&apos;", "'")
+                .replace("&amp;", "&");
+            out.push((name.to_string(), value));
+        }
+    }
+    out
+}
+
+/// Checks that the JSON object carries every field of the XML section with the same value.
+fn same_fields(json: &Value, xml_section: &str) {
+    let fields = xml_fields(xml_section);
+    assert!(!fields.is_empty(), "{xml_section}");
+    for (name, value) in fields {
+        assert_eq!(json[&name], Value::String(value), "{name} in {json}");
+    }
+}
+
+fn add_agent(s: &Server, first: &str, last: &str) -> String {
+    let doc = ok(
+        s,
+        &[
+            ("type", "importuser"),
+            ("requestid", "1"),
+            ("action", "add"),
+            ("username", "ghopper"),
+            ("password", "secret-1"),
+            ("firstname", first),
+            ("lastname", last),
+        ],
+        20,
+    );
+    field(&doc, "USER_ID")
+}
+
+#[test]
+fn devices_snapshot_is_devicelist_with_the_call_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ServerBuilder::new(&dir.path().join("data")).start();
+    let empty = json(&s, "/api/devices", 200);
+    assert_eq!(empty, serde_json::json!({"COUNT": "0", "DEVICE": []}));
+
+    let agent = add_agent(&s, "Grace", "Hopper <&>");
+    let q = query(&[
+        ("type", "callstart"),
+        ("requestid", "2"),
+        ("deviceid", "desk-7"),
+        ("agentid", &agent),
+        ("ani", "5550100"),
+        ("dnis", "8000"),
+    ]);
+    assert_eq!(common::code(&s.api(&q)), 20);
+    ok(
+        &s,
+        &[
+            ("type", "callstart"),
+            ("requestid", "3"),
+            ("deviceid", "a-1"),
+        ],
+        20,
+    );
+    ok(
+        &s,
+        &[
+            ("type", "callstop"),
+            ("requestid", "4"),
+            ("deviceid", "a-1"),
+        ],
+        20,
+    );
+
+    let board = json(&s, "/api/devices", 200);
+    let list = s.api("type=devicelist&requestid=5");
+    assert_eq!(board["COUNT"], Value::String(field(&list, "COUNT")));
+    let rows = board["DEVICE"].as_array().unwrap();
+    let xml = sections(&list, "DEVICE");
+    assert_eq!(rows.len(), 2);
+    for (row, section) in rows.iter().zip(&xml) {
+        same_fields(row, section);
+    }
+    let desk = &rows[1];
+    assert_eq!(desk["DEVICEID"], "desk-7");
+    assert_eq!(desk["AGENTNAME"], "Grace Hopper <&>");
+    assert_eq!(desk["ANI"], "5550100");
+    assert_eq!(desk["DNIS"], "8000");
+    assert_eq!(desk["STATE"], "2");
+    assert_eq!(desk["RECORDING"], "Y");
+    assert_eq!(desk["BLACKOUT"], "N");
+    assert_eq!(desk["CALLLIVE"], "Y");
+    let seconds: i64 = desk["CALLSECONDS"].as_str().unwrap().parse().unwrap();
+    assert!((0..5).contains(&seconds), "{desk}");
+    // The stopped call keeps its length and stops ticking.
+    assert_eq!(rows[0]["DEVICEID"], "a-1");
+    assert_eq!(rows[0]["STATE"], "0");
+    assert_eq!(rows[0]["CALLLIVE"], "N");
+    assert_eq!(rows[0]["CALLSECONDS"], "0");
+}
+
+/// Server-sent events read over a plain socket (HTTP/1.0, so the body is not chunked).
+struct Live {
+    stream: TcpStream,
+    buf: String,
+}
+
+impl Live {
+    fn open(s: &Server) -> Live {
+        let mut stream = TcpStream::connect(s.admin).unwrap();
+        stream
+            .write_all(b"GET /api/live HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        let mut live = Live {
+            stream,
+            buf: String::new(),
+        };
+        let head = live.until("\r\n\r\n", Duration::from_secs(10));
+        assert!(head.starts_with("HTTP/1.0 200"), "{head}");
+        assert!(head.contains("content-type: text/event-stream"), "{head}");
+        live
+    }
+
+    /// Reads up to and including `end`; panics after `timeout`.
+    fn until(&mut self, end: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(i) = self.buf.find(end) {
+                let out = self.buf[..i + end.len()].to_string();
+                self.buf.drain(..i + end.len());
+                return out;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "nothing ending {end:?} within {timeout:?}: {:?}",
+                self.buf
+            );
+            self.stream.set_read_timeout(Some(left)).unwrap();
+            let mut chunk = [0u8; 4096];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => panic!("stream closed: {:?}", self.buf),
+                Ok(n) => self.buf.push_str(std::str::from_utf8(&chunk[..n]).unwrap()),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    /// Reads until the server closes the stream; panics after `timeout`.
+    fn until_closed(&mut self, timeout: Duration) {
+        self.stream.set_read_timeout(Some(timeout)).unwrap();
+        let mut rest = Vec::new();
+        self.stream
+            .read_to_end(&mut rest)
+            .expect("the stream is closed");
+    }
+
+    /// The next event's name and data, within `timeout`.
+    fn next(&mut self, timeout: Duration) -> (String, Value) {
+        let block = self.until("\n\n", timeout);
+        let mut name = String::new();
+        let mut data = String::new();
+        for line in block.lines() {
+            if let Some(v) = line.strip_prefix("event: ") {
+                name = v.to_string();
+            } else if let Some(v) = line.strip_prefix("data: ") {
+                data.push_str(v);
+            }
+        }
+        if name.is_empty() {
+            // A keep-alive comment.
+            return self.next(timeout);
+        }
+        (name, serde_json::from_str(&data).unwrap())
+    }
+}
+
+#[test]
+fn live_stream_sends_the_board_then_each_changed_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ServerBuilder::new(&dir.path().join("data")).start();
+    ok(
+        &s,
+        &[
+            ("type", "callstart"),
+            ("requestid", "1"),
+            ("deviceid", "100"),
+        ],
+        20,
+    );
+    let mut live = Live::open(&s);
+    let (name, board) = live.next(Duration::from_secs(5));
+    assert_eq!(name, "snapshot");
+    assert_eq!(board["COUNT"], "1");
+    assert_eq!(board["DEVICE"][0]["DEVICEID"], "100");
+
+    let started = Instant::now();
+    ok(
+        &s,
+        &[
+            ("type", "callstart"),
+            ("requestid", "2"),
+            ("deviceid", "200"),
+            ("ani", "5550123"),
+        ],
+        20,
+    );
+    // CALLSTART, RECORDINGSTARTED and DEVICESTATE each bring device 200's row.
+    let (name, row) = live.next(Duration::from_secs(1));
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(name, "device");
+    assert_eq!(row["DEVICEID"], "200");
+    assert_eq!(row["ANI"], "5550123");
+    assert_eq!(row["CALLLIVE"], "Y");
+
+    ok(
+        &s,
+        &[
+            ("type", "callstop"),
+            ("requestid", "3"),
+            ("deviceid", "200"),
+        ],
+        20,
+    );
+    let stopped = loop {
+        let (name, row) = live.next(Duration::from_secs(1));
+        assert_eq!(name, "device");
+        assert_eq!(row["DEVICEID"], "200");
+        if row["CALLLIVE"] == "N" {
+            break row;
+        }
+    };
+    assert_eq!(stopped["STATE"], "0");
+    assert_eq!(stopped["RECORDING"], "N");
+    assert_eq!(stopped["ANI"], "5550123");
+}
+
+#[test]
+fn a_stop_ends_the_live_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = ServerBuilder::new(&dir.path().join("data")).start();
+    let mut live = Live::open(&s);
+    assert_eq!(live.next(Duration::from_secs(5)).0, "snapshot");
+    // On a stop the server gives open connections 3 s before it cuts them: a live stream
+    // that did not end by itself would hold the stop up that long.
+    let asked = Instant::now();
+    assert!(s.terminate().success());
+    let took = asked.elapsed();
+    assert!(took < Duration::from_millis(2500), "the stop took {took:?}");
+    live.until_closed(Duration::from_secs(1));
+}
+
+#[test]
+fn a_browser_that_stops_reading_gets_a_fresh_board() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ServerBuilder::new(&dir.path().join("data"))
+        .config("[events]\nqueue = 64\n")
+        .start();
+    let mut live = Live::open(&s);
+    assert_eq!(live.next(Duration::from_secs(5)).0, "snapshot");
+
+    // Rows of about 5 KiB, thousands of them, while this browser reads nothing.
+    let long = "9".repeat(1000);
+    let extra: String = ["ANI", "DNIS", "CALLID", "STATIONNAME", "AGENTID"]
+        .iter()
+        .map(|name| format!("<{name}>{long}</{name}>"))
+        .collect();
+    common::call_pairs(&s, 4, 100, &extra);
+    ok(
+        &s,
+        &[
+            ("type", "callstart"),
+            ("requestid", "1"),
+            ("deviceid", "end"),
+        ],
+        20,
+    );
+
+    // It reads again: some rows, then a snapshot instead of what it missed, then rows again,
+    // until the last call's.
+    let mut board: std::collections::BTreeMap<String, Value> = Default::default();
+    let mut snapshots = 0;
+    while !board.contains_key("end") {
+        match live.next(Duration::from_secs(10)) {
+            (name, row) if name == "device" => {
+                board.insert(row["DEVICEID"].as_str().unwrap().to_string(), row);
+            }
+            (name, all) if name == "snapshot" => {
+                snapshots += 1;
+                board = all["DEVICE"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|row| (row["DEVICEID"].as_str().unwrap().to_string(), row.clone()))
+                    .collect();
+            }
+            (name, _) => panic!("unexpected event {name}"),
+        }
+    }
+    assert!(snapshots >= 1, "the stream never fell behind");
+    // What the browser shows in the end is the board as it is.
+    let now = json(&s, "/api/devices", 200);
+    let rows: Vec<&Value> = board.values().collect();
+    assert_eq!(rows.len(), 5);
+    for (shown, actual) in rows.iter().zip(now["DEVICE"].as_array().unwrap()) {
+        for field in ["DEVICEID", "STATE", "ANI", "RECORDING", "CALLLIVE"] {
+            assert_eq!(shown[field], actual[field], "{field}");
+        }
+    }
+    assert_eq!(board["h0"]["STATE"], "0");
+    assert_eq!(board["h0"]["ANI"], long.as_str());
+}
+
+#[test]
+fn recordings_search_media_and_status_answer_as_the_protocol_does() {
+    let (_dir, s) = common::replay("sip-over-tcp.pcap");
+
+    // The search: CALLLIST's rows, field for field.
+    let found = json(&s, "/api/recordings?DEVICEID=201&RECORDINGTYPE=full", 200);
+    let list = s.api("type=calllist&requestid=1&deviceid=201&recordingtype=full");
+    assert_eq!(found["COUNT"], "1");
+    let calls = found["CALL"].as_array().unwrap();
+    same_fields(&calls[0], &sections(&list, "CALL")[0]);
+    assert_eq!(calls[0]["ANI"], "101");
+    assert_eq!(calls[0]["AUDIO"], "Y");
+    let record_id = calls[0]["RECORDID"].as_str().unwrap().to_string();
+    let none = json(&s, "/api/recordings?DEVICEID=20%25&MINDURATION=3600", 200);
+    assert_eq!(none, serde_json::json!({"COUNT": "0"}));
+    let prefix = json(&s, "/api/recordings?ani=10%25", 200);
+    assert_eq!(prefix["CALL"][0]["RECORDID"], record_id.as_str());
+
+    // A bad filter: 400 with CALLLIST's code and message.
+    for (path, webapi) in [
+        ("CALLDATESTART=yesterday", "calldatestart=yesterday"),
+        ("MINDURATION=-1", "minduration=-1"),
+        ("CALLDIRECTION=sideways", "calldirection=sideways"),
+        ("GROUPID=99", "groupid=99"),
+    ] {
+        let refused = json(&s, &format!("/api/recordings?{path}"), 400);
+        let doc = s.api(&format!("type=calllist&requestid=1&{webapi}"));
+        assert_ne!(common::code(&doc), 20, "{doc}");
+        assert_eq!(
+            refused,
+            serde_json::json!({"RESULTCODE": common::code(&doc), "RESULTMSG": field(&doc, "RESULTMSG")}),
+            "{path}"
+        );
+    }
+
+    // The media: EXPORT's file, headers and bytes.
+    for (format, content_type, ext) in [("wav", "audio/wav", "wav"), ("MP3", "audio/mpeg", "mp3")] {
+        let r = s.admin_get(&format!(
+            "/api/recordings/{record_id}/media?format={format}"
+        ));
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.header("content-type"), Some(content_type));
+        assert_eq!(
+            r.header("content-disposition"),
+            Some(format!("attachment; filename=\"{record_id}.{ext}\"").as_str())
+        );
+        assert_eq!(
+            r.header("content-length"),
+            Some(r.body.len().to_string().as_str())
+        );
+        let exported = s.get(&format!(
+            "/webAPI.aspx?type=export&requestid=1&uniquefield=recordid&uniqueid={record_id}&media_format={format}"
+        ));
+        assert!(r.body.len() > 1000);
+        assert!(r.body == exported.body, "{format} differs from EXPORT's");
+    }
+    let refused = json(
+        &s,
+        &format!("/api/recordings/{record_id}/media?format=ogg"),
+        400,
+    );
+    assert_eq!(refused["RESULTCODE"], 34);
+    let refused = json(&s, &format!("/api/recordings/{record_id}/media"), 400);
+    assert_eq!(refused["RESULTCODE"], 26);
+    assert!(
+        refused["RESULTMSG"]
+            .as_str()
+            .unwrap()
+            .contains("MEDIA_FORMAT"),
+        "{refused}"
+    );
+    let missing = json(&s, "/api/recordings/999/media?format=mp3", 404);
+    assert_eq!(
+        missing,
+        serde_json::json!({"RESULTCODE": 31, "RESULTMSG": "API_RECORDING_NOT_FOUND: no recording has RECORDID \"999\""})
+    );
+    let refused = json(&s, "/api/recordings/abc/media?format=mp3", 400);
+    assert_eq!(refused["RESULTCODE"], 17);
+
+    // The status: SYSTEMSTATUS, with the capture source.
+    let status = json(&s, "/api/status", 200);
+    let system = &status["SYSTEM"][0];
+    let doc = s.api("type=systemstatus&requestid=1");
+    let source = &system["CAPTURE"][0]["SOURCE"][0];
+    same_fields(source, &sections(&doc, "SOURCE")[0]);
+    assert_eq!(source["STATE"], "FINISHED");
+    assert!(
+        source["NAME"]
+            .as_str()
+            .unwrap()
+            .ends_with("sip-over-tcp.pcap")
+    );
+    assert!(
+        system["DISKTOTAL"]
+            .as_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > 0
+    );
+    assert_eq!(system["DATABASE"], "OK");
+    assert_eq!(system["CHANNELSINUSE"], "0");
+
+    // The page's requests are counted under their own transport.
+    let metrics = s.admin_get("/metrics").text();
+    assert!(
+        metrics.contains(
+            "callvault_requests_total{type=\"CALLLIST\",code=\"20\",transport=\"admin\"} 3"
+        ),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn page_and_assets_come_from_callvault_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ServerBuilder::new(&dir.path().join("data")).start();
+    let page = s.admin_get("/");
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(
+        page.header("content-security-policy")
+            .is_some_and(|p| p.starts_with("default-src 'self'")),
+        "{:?}",
+        page.headers
+    );
+    let html = page.text();
+    for (asset, content_type) in [
+        ("/assets/supervisor.css", "text/css; charset=utf-8"),
+        ("/assets/supervisor.js", "text/javascript; charset=utf-8"),
+    ] {
+        assert!(html.contains(&format!("\"{asset}\"")), "{asset}");
+        let r = s.admin_get(asset);
+        assert_eq!(r.status, 200, "{asset}");
+        assert_eq!(r.header("content-type"), Some(content_type), "{asset}");
+        assert!(!r.text().contains("://"), "{asset} names another origin");
+    }
+    assert!(!html.contains("://"), "the page names another origin");
+    // The search form offers every CALLLIST filter (USER1–USER15 through one field chooser,
+    // filled in by the script).
+    for filter in [
+        "CALLDATESTART",
+        "CALLDATEEND",
+        "CALLCOUNT",
+        "RECORDID",
+        "DEVICEID",
+        "AGENTID",
+        "STATIONNAME",
+        "ANI",
+        "DNIS",
+        "CALLID",
+        "CALLDIRECTION",
+        "GATE",
+        "SGROUP",
+        "GROUPID",
+        "RECORDINGTYPE",
+        "MINDURATION",
+        "MAXDURATION",
+    ] {
+        assert!(
+            html.contains(&format!("name=\"{filter}\"")),
+            "the search form has no {filter} field"
+        );
+    }
+    let icon = s.admin_get("/assets/favicon.svg");
+    assert_eq!(icon.header("content-type"), Some("image/svg+xml"));
+    assert!(html.contains("\"/assets/favicon.svg\""));
+    assert_eq!(s.admin_get("/assets/other.js").status, 404);
+}
