@@ -255,18 +255,6 @@ impl Server {
     }
 }
 
-/// The value of the `/metrics` sample written exactly as `series` (name and labels), if any.
-pub fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|line| {
-        let (name, value) = line.rsplit_once(' ')?;
-        if name == series {
-            value.parse().ok()
-        } else {
-            None
-        }
-    })
-}
-
 pub fn parse_http(buf: &[u8]) -> HttpResponse {
     let split = buf
         .windows(4)
