@@ -72,19 +72,6 @@ fn recorded_frames(s: &Server) -> i64 {
     (d * 8000.0).round() as i64
 }
 
-/// Waits until the capture source is FINISHED: every event applied, stored and its
-/// recordings finalized.
-fn wait_finished(s: &Server) {
-    common::wait_for(Duration::from_secs(60), || {
-        let doc = s.api("type=systemstatus&requestid=1");
-        // The source is listed once the capture has started.
-        let source = sections(&doc, "SOURCE").into_iter().next()?;
-        let state = field(&source, "STATE");
-        assert!(state == "RUNNING" || state == "FINISHED", "{source}");
-        (state == "FINISHED").then_some(())
-    });
-}
-
 /// ±20 ms at 8 kHz.
 const FRAME: i64 = 160;
 /// ±60 ms: how far from its capture time a packet of francisco may be placed (see
@@ -142,7 +129,7 @@ fn realtime_call_is_silent_inside_the_blackout_and_bit_exact_outside() {
 fn assert_silent_inside_and_exact_outside(s: &Server, start: (i64, i64), end: (i64, i64)) {
     let ((start_lo, start_hi), (end_lo, end_hi)) = (start, end);
     // The capture ends the recording; FINISHED once it is finalized.
-    wait_finished(s);
+    s.wait_capture_finished();
     let list = req(s, "calllist", &[("callid", rtp::G711_CALL_ID)], 20);
     assert_eq!(field(&list, "COUNT"), "1", "{list}");
     assert_eq!(field(&list, "BLACKOUTS"), "1", "{list}");
@@ -687,7 +674,7 @@ fn captured_call_of_an_agent_under_blackout_is_silent_from_its_answer() {
     let s = ServerBuilder::new(&data)
         .capture("sip-call-rtp-g711.pcap", "max")
         .start();
-    wait_finished(&s);
+    s.wait_capture_finished();
     let call = req(&s, "calllist", &[("callid", rtp::G711_CALL_ID)], 20);
     assert_eq!(field(&call, "COUNT"), "1", "{call}");
     assert_eq!(field(&call, "AGENTID"), agent);

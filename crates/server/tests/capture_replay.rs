@@ -7,35 +7,9 @@ mod common;
 mod rtp;
 
 use std::net::SocketAddrV4;
-use std::time::Duration;
 
-use common::{Server, ServerBuilder, code, field, sections};
+use common::{Server, ServerBuilder, code, field, replay, sections};
 use rtp::{Decoded, Law, Micros};
-
-/// Starts a server replaying `pcap` at full speed and waits until the source is FINISHED
-/// (every event applied and stored).
-fn replay(pcap: &str) -> (tempfile::TempDir, Server) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = ServerBuilder::new(&dir.path().join("data"))
-        .capture(pcap, "max")
-        .start();
-    wait_capture(&s, "FINISHED");
-    (dir, s)
-}
-
-/// Waits until the (only) capture source shows `state`; returns its `<SOURCE>` section.
-fn wait_capture(s: &Server, state: &str) -> String {
-    common::wait_for(Duration::from_secs(30), || {
-        let doc = s.api("type=systemstatus&requestid=1");
-        let source = sections(&doc, "SOURCE").into_iter().next()?;
-        let now = field(&source, "STATE");
-        assert!(
-            now == "RUNNING" || now == state,
-            "capture source is {now}, waiting for {state}: {source}"
-        );
-        (now == state).then_some(source)
-    })
-}
 
 fn seconds(doc: &str, name: &str) -> f64 {
     let v = field(doc, name);
@@ -481,7 +455,7 @@ fn garbage_capture_file_fails_the_source_not_the_server() {
         .arg("--capture-speed")
         .arg("max")
         .start();
-    let source = wait_capture(&s, "FAILED");
+    let source = s.wait_capture("FAILED");
     assert!(
         !field(&source, "MESSAGE").trim().is_empty(),
         "a FAILED source says why: {source}"

@@ -71,14 +71,7 @@ fn unzip(archive: &Path, out: &Path, password: Option<&str>) -> Result<Vec<Strin
 
 /// A server that has replayed one call, and that call's RECORDID.
 fn replayed(data: &Path) -> (Server, String) {
-    let s = ServerBuilder::new(data)
-        .capture("sip-call-rtp-g711.pcap", "max")
-        .start();
-    common::wait_for(Duration::from_secs(30), || {
-        let doc = s.api("type=systemstatus&requestid=1");
-        let source = sections(&doc, "SOURCE").into_iter().next()?;
-        (field(&source, "STATE") == "FINISHED").then_some(())
-    });
+    let s = ServerBuilder::new(data).replay("sip-call-rtp-g711.pcap");
     let list = s.api("type=calllist&requestid=2");
     let record_id = field(&sections(&list, "CALL")[0], "RECORDID");
     (s, record_id)

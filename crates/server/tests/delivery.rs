@@ -284,16 +284,9 @@ fn smtp_config(port: u16) -> String {
 }
 
 fn replay_with(dir: &Path, config: &str) -> Server {
-    let s = ServerBuilder::new(&dir.join("data"))
+    ServerBuilder::new(&dir.join("data"))
         .config(config)
-        .capture("sip-call-rtp-g711.pcap", "max")
-        .start();
-    common::wait_for(Duration::from_secs(30), || {
-        let doc = s.api("type=systemstatus&requestid=1");
-        let source = sections(&doc, "SOURCE").into_iter().next()?;
-        (field(&source, "STATE") == "FINISHED").then_some(())
-    });
-    s
+        .replay("sip-call-rtp-g711.pcap")
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{Server, ServerBuilder, code, field, ok, read_result, sample, sections};
+use common::{Server, ServerBuilder, code, field, ok, read_result, sample};
 
 /// One events connection, read a document at a time.
 struct Client {
@@ -202,11 +202,7 @@ fn every_client_gets_every_event_in_order_and_filters_narrow_it() {
         started.elapsed()
     );
     // The capture has finished once its call shows in CALLLIST with an end.
-    common::wait_for(Duration::from_secs(30), || {
-        let doc = s.api("type=systemstatus&requestid=9");
-        let source = sections(&doc, "SOURCE").into_iter().next()?;
-        (field(&source, "STATE") == "FINISHED").then_some(())
-    });
+    s.wait_capture_finished();
     ok(
         &s,
         &[

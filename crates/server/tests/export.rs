@@ -9,22 +9,8 @@ mod rtp;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use common::{Server, ServerBuilder, field, sections};
-
-fn replay(pcap: &str) -> (tempfile::TempDir, Server) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = ServerBuilder::new(&dir.path().join("data"))
-        .capture(pcap, "max")
-        .start();
-    common::wait_for(Duration::from_secs(30), || {
-        let doc = s.api("type=systemstatus&requestid=1");
-        let source = sections(&doc, "SOURCE").into_iter().next()?;
-        (field(&source, "STATE") == "FINISHED").then_some(())
-    });
-    (dir, s)
-}
 
 /// EXPORT with `token`: checks Content-Type and the file name, returns the body.
 fn export(s: &Server, record_id: &str, token: &str, content_type: &str, ext: &str) -> Vec<u8> {
@@ -105,7 +91,7 @@ fn snr_db(reference: &[i16], decoded: &[i16]) -> f64 {
 
 #[test]
 fn a_replayed_call_exports_in_every_format() {
-    let (dir, s) = replay("sip-call-rtp-g711.pcap");
+    let (dir, s) = common::replay("sip-call-rtp-g711.pcap");
     let list = s.api("type=calllist&requestid=2");
     let record_id = field(&sections(&list, "CALL")[0], "RECORDID");
     let before = recordings_dir(dir.path());
@@ -188,13 +174,7 @@ fn stereo_export_keeps_both_sides_when_configured() {
     let dir = tempfile::tempdir().unwrap();
     let s = ServerBuilder::new(&dir.path().join("data"))
         .config("[export]\nchannels = \"stereo\"\n")
-        .capture("sip-call-rtp-g711.pcap", "max")
-        .start();
-    common::wait_for(Duration::from_secs(30), || {
-        let doc = s.api("type=systemstatus&requestid=1");
-        let source = sections(&doc, "SOURCE").into_iter().next()?;
-        (field(&source, "STATE") == "FINISHED").then_some(())
-    });
+        .replay("sip-call-rtp-g711.pcap");
     let list = s.api("type=calllist&requestid=2");
     let record_id = field(&sections(&list, "CALL")[0], "RECORDID");
     let wav = rtp::read_wav(&export(&s, &record_id, "wav", "audio/wav", "wav"));

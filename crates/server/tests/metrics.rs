@@ -154,10 +154,7 @@ fn capture_counters_mirror_the_sources() {
     let s = ServerBuilder::new(&dir.path().join("data"))
         .capture("sip-call-rtp-g711.pcap", "max")
         .start();
-    let status = wait_for(Duration::from_secs(30), || {
-        let doc = ok(&s, &[("type", "systemstatus"), ("requestid", "1")], 20);
-        (field(&doc, "STATE") == "FINISHED").then_some(doc)
-    });
+    let status = s.wait_capture_finished();
     let name = field(&status, "NAME");
     let packets: f64 = field(&status, "PACKETS").parse().unwrap();
     assert!(packets > 0.0, "{status}");

@@ -102,9 +102,7 @@ fn expired_recordings_are_purged_and_the_rest_kept() {
     let config = "[retention]\npurge_interval = \"1h\"\n";
     let mut s = ServerBuilder::new(&data)
         .config(config)
-        .capture("sip-rtp-g711.pcap", "max")
-        .start();
-    s.wait_capture_finished();
+        .replay("sip-rtp-g711.pcap");
     // The start-up run found nothing to purge: nothing had a KEEPDAYS.
     let status = wait_for(Duration::from_secs(30), || {
         let doc = system(&s);

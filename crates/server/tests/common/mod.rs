@@ -62,6 +62,14 @@ impl ServerBuilder {
         self
     }
 
+    /// Starts the server replaying `pcap` as fast as it can and returns once its capture
+    /// source has FINISHED.
+    pub fn replay(self, pcap: &str) -> Server {
+        let s = self.capture(pcap, "max").start();
+        s.wait_capture_finished();
+        s
+    }
+
     pub fn start(self) -> Server {
         std::fs::create_dir_all(&self.data_dir).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_callvault"));
@@ -131,17 +139,11 @@ impl Drop for Server {
     }
 }
 
-/// A server replaying `pcap` as fast as it can, once its capture source has FINISHED.
+/// A server (in a new temporary directory) replaying `pcap` as fast as it can, once its
+/// capture source has FINISHED.
 pub fn replay(pcap: &str) -> (tempfile::TempDir, Server) {
     let dir = tempfile::tempdir().unwrap();
-    let s = ServerBuilder::new(&dir.path().join("data"))
-        .capture(pcap, "max")
-        .start();
-    wait_for(Duration::from_secs(30), || {
-        let doc = s.api("type=systemstatus&requestid=1");
-        let source = sections(&doc, "SOURCE").into_iter().next()?;
-        (field(&source, "STATE") == "FINISHED").then_some(())
-    });
+    let s = ServerBuilder::new(&dir.path().join("data")).replay(pcap);
     (dir, s)
 }
 
@@ -233,13 +235,25 @@ impl Server {
     }
 
     /// Waits until the (first) capture source is FINISHED: every captured call applied,
-    /// stored and its recordings finalized.
-    pub fn wait_capture_finished(&self) {
+    /// stored and its recordings finalized. Returns its `<SOURCE>` section.
+    pub fn wait_capture_finished(&self) -> String {
+        self.wait_capture("FINISHED")
+    }
+
+    /// Waits until the (first) capture source shows `state` and returns its `<SOURCE>`
+    /// section; any state but RUNNING or `state` fails at once.
+    pub fn wait_capture(&self, state: &str) -> String {
         wait_for(Duration::from_secs(60), || {
             let doc = self.api("type=systemstatus&requestid=1");
+            // The source is listed once the capture has started.
             let source = sections(&doc, "SOURCE").into_iter().next()?;
-            (field(&source, "STATE") == "FINISHED").then_some(())
-        });
+            let now = field(&source, "STATE");
+            assert!(
+                now == "RUNNING" || now == state,
+                "capture source is {now}, waiting for {state}: {source}"
+            );
+            (now == state).then_some(source)
+        })
     }
 
     pub fn kill9(&mut self) {
