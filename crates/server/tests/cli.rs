@@ -69,12 +69,16 @@ fn unzip(archive: &Path, out: &Path, password: Option<&str>) -> Result<Vec<Strin
         .collect())
 }
 
-/// A server that has replayed one call, and that call's RECORDID.
-fn replayed(data: &Path) -> (Server, String) {
+/// A server that has replayed one call, that call's RECORDID and its WAV as EXPORT sends it.
+fn replayed(data: &Path) -> (Server, String, Vec<u8>) {
     let s = ServerBuilder::new(data).replay("sip-call-rtp-g711.pcap");
     let list = s.api("type=calllist&requestid=2");
     let record_id = field(&sections(&list, "CALL")[0], "RECORDID");
-    (s, record_id)
+    let served = s.get(&format!(
+        "/webAPI.aspx?type=export&requestid=3&uniquefield=recordid&uniqueid={record_id}&media_format=wav"
+    ));
+    assert_eq!(served.status, 200);
+    (s, record_id, served.body)
 }
 
 fn decoded_samples(path: &Path) -> usize {
@@ -123,104 +127,19 @@ fn read_zip(path: &Path) -> (Vec<String>, String) {
     (entries, listing)
 }
 
-#[test]
-fn export_from_the_data_directory() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let (mut s, record_id) = replayed(&data);
-    let r = s.get(&format!(
-        "/webAPI.aspx?type=export&requestid=3&uniquefield=recordid&uniqueid={record_id}&media_format=wav"
-    ));
-    assert_eq!(r.status, 200);
-    let served_wav = r.body;
-    assert!(s.terminate().success());
-
-    // WAV: the very bytes the server's EXPORT sends.
-    let out_dir = dir.path().join("out");
-    std::fs::create_dir_all(&out_dir).unwrap();
-    let wav_path = out_dir.join("call.wav");
-    succeeded(&export(
-        &data,
-        &[
-            "--recordid",
-            &record_id,
-            "--format",
-            "wav",
-            "-o",
-            wav_path.to_str().unwrap(),
-        ],
-    ));
-    let wav = std::fs::read(&wav_path).unwrap();
-    assert!(
-        wav == served_wav,
-        "the WAV differs from the server's EXPORT"
-    );
-    let frames = rtp::read_wav(&wav).channels[0].len();
-
-    // MP3: decodes to the recording's duration, within 20 ms.
-    let mp3_path = out_dir.join("call.mp3");
-    succeeded(&export(
-        &data,
-        &[
-            "--recordid",
-            &record_id,
-            "--format",
-            "MP3",
-            "-o",
-            mp3_path.to_str().unwrap(),
-        ],
-    ));
-    let samples = decoded_samples(&mp3_path);
+/// The MP3 at `mp3` decodes to the `frames` samples of the recording's WAV, within 20 ms.
+fn assert_mp3_length(mp3: &Path, frames: usize) {
+    let samples = decoded_samples(mp3);
     assert!(
         samples.abs_diff(frames) <= 160,
         "MP3 decodes to {samples} samples, the WAV has {frames}"
     );
+}
 
-    // --password: the MP3 as the only entry of an AES-256 ZIP, as EXPORT with ENCRYPT=Y.
-    let secret_path = out_dir.join("call.zip");
-    succeeded(&export(
-        &data,
-        &[
-            "--recordid",
-            &record_id,
-            "--format",
-            "mp3",
-            "--password",
-            "sécret pw",
-            "-o",
-            secret_path.to_str().unwrap(),
-        ],
-    ));
-    let opened = dir.path().join("opened");
-    assert_eq!(
-        unzip(&secret_path, &opened, Some("sécret pw")),
-        Ok(vec![format!("{record_id}.mp3")])
-    );
-    assert!(
-        std::fs::read(opened.join(format!("{record_id}.mp3"))).unwrap()
-            == std::fs::read(&mp3_path).unwrap(),
-        "the archive holds the MP3 export"
-    );
-    assert_eq!(
-        unzip(&secret_path, &dir.path().join("wrong"), Some("secret pw")),
-        Err(3)
-    );
-
-    // --ident: a ZIP of the recordings found and a manifest of every IDENT.
-    let zip_path = out_dir.join("calls.zip");
-    let idents = format!("{record_id},999999");
-    succeeded(&export(
-        &data,
-        &[
-            "--ident",
-            &idents,
-            "--format",
-            "webm",
-            "-o",
-            zip_path.to_str().unwrap(),
-        ],
-    ));
-    let (entries, listing) = read_zip(&zip_path);
+/// The WEBM export of `--ident <record_id>,999999` at `zip`: the recording and a manifest
+/// of both IDENTs, the second not found.
+fn assert_ident_zip(zip: &Path, record_id: &str) {
+    let (entries, listing) = read_zip(zip);
     assert_eq!(
         entries,
         [format!("{record_id}.webm"), "manifest.csv".into()]
@@ -230,7 +149,99 @@ fn export_from_the_data_directory() {
         "{listing}"
     );
     assert!(listing.contains("999999,,not found,\r\n"), "{listing}");
+}
 
+/// The AES-256 ZIP at `archive` opens with `password` to the entries `names`, the first
+/// holding `first`; with `wrong` it does not open (unzip.py exits 3).
+fn assert_encrypted(archive: &Path, password: &str, wrong: &str, names: &[String], first: &[u8]) {
+    let opened = tempfile::tempdir().unwrap();
+    assert_eq!(
+        unzip(archive, opened.path(), Some(password)),
+        Ok(names.to_vec())
+    );
+    assert!(
+        std::fs::read(opened.path().join(&names[0])).unwrap() == first,
+        "{} does not hold the export",
+        names[0]
+    );
+    let refused = tempfile::tempdir().unwrap();
+    assert_eq!(unzip(archive, refused.path(), Some(wrong)), Err(3));
+}
+
+/// The exports both modes make, `run` being `callvault export` in one of them with these
+/// arguments, into `out_dir`: call.wav, the very bytes of the server's EXPORT (`served_wav`,
+/// returned); call.mp3, which decodes to the recording's duration; call.zip, that MP3 as
+/// the only entry of an AES-256 ZIP, as EXPORT with ENCRYPT=Y; calls.zip, `--ident
+/// <record_id>,999999` as MULTIEXPORT's ZIP and manifest.
+fn exports(
+    run: impl Fn(&[&str]) -> Output,
+    out_dir: &Path,
+    record_id: &str,
+    idents: &str,
+    served_wav: &[u8],
+) -> Vec<u8> {
+    let path = |name: &str| out_dir.join(name).to_string_lossy().into_owned();
+    // WAV, the default format.
+    succeeded(&run(&["--recordid", record_id, "-o", &path("call.wav")]));
+    let wav = std::fs::read(out_dir.join("call.wav")).unwrap();
+    assert!(
+        wav == served_wav,
+        "the WAV differs from the server's EXPORT"
+    );
+    let frames = rtp::read_wav(&wav).channels[0].len();
+
+    let mp3 = path("call.mp3");
+    succeeded(&run(&[
+        "--recordid",
+        record_id,
+        "--format",
+        "MP3",
+        "-o",
+        &mp3,
+    ]));
+    assert_mp3_length(Path::new(&mp3), frames);
+
+    succeeded(&run(&[
+        "--recordid",
+        record_id,
+        "--format",
+        "mp3",
+        "--password",
+        "sécret pw",
+        "-o",
+        &path("call.zip"),
+    ]));
+    assert_encrypted(
+        &out_dir.join("call.zip"),
+        "sécret pw",
+        "secret pw",
+        &[format!("{record_id}.mp3")],
+        &std::fs::read(&mp3).unwrap(),
+    );
+
+    let calls = path("calls.zip");
+    succeeded(&run(&["--ident", idents, "--format", "webm", "-o", &calls]));
+    assert_ident_zip(Path::new(&calls), record_id);
+    wav
+}
+
+#[test]
+fn export_from_the_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (mut s, record_id, served_wav) = replayed(&data);
+    assert!(s.terminate().success());
+
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let idents = format!("{record_id},999999");
+    exports(
+        |args| export(&data, args),
+        &out_dir,
+        &record_id,
+        &idents,
+        &served_wav,
+    );
     // The temporary files are gone: only the outputs are left.
     let names = files_in(&out_dir);
     assert_eq!(names, ["call.mp3", "call.wav", "call.zip", "calls.zip"]);
@@ -307,103 +318,27 @@ fn export_from_the_data_directory() {
 #[test]
 fn export_from_a_running_server() {
     let dir = tempfile::tempdir().unwrap();
-    let (s, record_id) = replayed(&dir.path().join("data"));
+    let (s, record_id, served_wav) = replayed(&dir.path().join("data"));
     let out_dir = dir.path().join("out");
     std::fs::create_dir_all(&out_dir).unwrap();
     let path = |name: &str| out_dir.join(name).to_string_lossy().into_owned();
 
-    // WAV: the bytes of EXPORT; MP3: decodes to the stored recording's duration.
-    succeeded(&export_from(
-        &s,
-        &["--recordid", &record_id, "-o", &path("call.wav")],
-    ));
-    let wav = std::fs::read(out_dir.join("call.wav")).unwrap();
+    // --ident, one RECORDID unknown and a blank after the comma.
+    let idents = format!("{record_id}, 999999");
+    let wav = exports(
+        |args| export_from(&s, args),
+        &out_dir,
+        &record_id,
+        &idents,
+        &served_wav,
+    );
     // The permissions of any file the user creates (0666 less the umask), not 0600.
     let reference = dir.path().join("reference");
     std::fs::write(&reference, b"").unwrap();
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode();
     assert_eq!(mode(&out_dir.join("call.wav")), mode(&reference));
-    let served = s.get(&format!(
-        "/webAPI.aspx?type=export&requestid=3&uniquefield=recordid&uniqueid={record_id}&media_format=wav"
-    ));
-    assert!(
-        wav == served.body,
-        "the WAV differs from the server's EXPORT"
-    );
-    let frames = rtp::read_wav(&wav).channels[0].len();
-    succeeded(&export_from(
-        &s,
-        &[
-            "--recordid",
-            &record_id,
-            "--format",
-            "mp3",
-            "-o",
-            &path("call.mp3"),
-        ],
-    ));
-    let samples = decoded_samples(&out_dir.join("call.mp3"));
-    assert!(
-        samples.abs_diff(frames) <= 160,
-        "MP3 decodes to {samples} samples, the recording has {frames}"
-    );
 
-    // --ident, one RECORDID unknown: the MULTIEXPORT ZIP with its manifest.
-    let idents = format!("{record_id}, 999999");
-    succeeded(&export_from(
-        &s,
-        &[
-            "--ident",
-            &idents,
-            "--format",
-            "webm",
-            "-o",
-            &path("calls.zip"),
-        ],
-    ));
-    let (entries, listing) = read_zip(&out_dir.join("calls.zip"));
-    assert_eq!(
-        entries,
-        [format!("{record_id}.webm"), "manifest.csv".into()]
-    );
-    assert!(
-        listing.contains(&format!("{record_id},{record_id}.webm,exported,\r\n")),
-        "{listing}"
-    );
-    assert!(listing.contains("999999,,not found,\r\n"), "{listing}");
-
-    // --password (or CALLVAULT_EXPORT_PASSWORD): opens with the password, not another.
-    succeeded(&export_from(
-        &s,
-        &[
-            "--recordid",
-            &record_id,
-            "--format",
-            "mp3",
-            "--password",
-            "sécret pw",
-            "-o",
-            &path("call.zip"),
-        ],
-    ));
-    let opened = dir.path().join("opened");
-    assert_eq!(
-        unzip(&out_dir.join("call.zip"), &opened, Some("sécret pw")),
-        Ok(vec![format!("{record_id}.mp3")])
-    );
-    assert!(
-        std::fs::read(opened.join(format!("{record_id}.mp3"))).unwrap()
-            == std::fs::read(out_dir.join("call.mp3")).unwrap(),
-        "the archive holds the MP3 export"
-    );
-    assert_eq!(
-        unzip(
-            &out_dir.join("call.zip"),
-            &dir.path().join("w1"),
-            Some("secret pw")
-        ),
-        Err(3)
-    );
+    // CALLVAULT_EXPORT_PASSWORD stands for --password.
     let out = cli()
         .arg("--server")
         .arg(format!("http://{}/", s.http))
@@ -412,19 +347,12 @@ fn export_from_a_running_server() {
         .output()
         .unwrap();
     succeeded(&out);
-    let opened = dir.path().join("opened-multi");
-    assert_eq!(
-        unzip(&out_dir.join("secret.zip"), &opened, Some("pw 2")),
-        Ok(vec![format!("{record_id}.wav"), "manifest.csv".into()])
-    );
-    assert!(std::fs::read(opened.join(format!("{record_id}.wav"))).unwrap() == wav);
-    assert_eq!(
-        unzip(
-            &out_dir.join("secret.zip"),
-            &dir.path().join("w2"),
-            Some("pw 3")
-        ),
-        Err(3)
+    assert_encrypted(
+        &out_dir.join("secret.zip"),
+        "pw 2",
+        "pw 3",
+        &[format!("{record_id}.wav"), "manifest.csv".into()],
+        &wav,
     );
     let names = files_in(&out_dir);
     assert_eq!(
