@@ -81,21 +81,6 @@ fn replayed(data: &Path) -> (Server, String, Vec<u8>) {
     (s, record_id, served.body)
 }
 
-fn decoded_samples(path: &Path) -> usize {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(path)
-        .args(["-f", "s16le", "-ar", "8000", "-ac", "1", "-"])
-        .output()
-        .expect("ffmpeg runs (scripts/setup.sh installs it)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout.len() / 2
-}
-
 const READ_ZIP: &str = r#"
 import sys, zipfile
 with zipfile.ZipFile(sys.argv[1]) as z:
@@ -129,7 +114,7 @@ fn read_zip(path: &Path) -> (Vec<String>, String) {
 
 /// The MP3 at `mp3` decodes to the `frames` samples of the recording's WAV, within 20 ms.
 fn assert_mp3_length(mp3: &Path, frames: usize) {
-    let samples = decoded_samples(mp3);
+    let samples = common::decode("ffmpeg", mp3, 1).len();
     assert!(
         samples.abs_diff(frames) <= 160,
         "MP3 decodes to {samples} samples, the WAV has {frames}"

@@ -38,48 +38,6 @@ fn export(s: &Server, record_id: &str, token: &str, content_type: &str, ext: &st
     r.body
 }
 
-fn decode(tool: &str, path: &Path, channels: usize) -> Vec<i16> {
-    let mut cmd = Command::new(tool);
-    if tool == "ffmpeg" {
-        cmd.args(["-v", "error", "-i"]).arg(path).args([
-            "-f",
-            "s16le",
-            "-ar",
-            "8000",
-            "-ac",
-            &channels.to_string(),
-            "-",
-        ]);
-    } else {
-        cmd.arg(path).args([
-            "-t",
-            "raw",
-            "-e",
-            "signed",
-            "-b",
-            "16",
-            "-r",
-            "8000",
-            "-c",
-            &channels.to_string(),
-            "-",
-        ]);
-    }
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{tool} runs (scripts/setup.sh installs it): {e}"));
-    assert!(
-        out.status.success(),
-        "{tool} failed on {}: {}",
-        path.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-        .chunks_exact(2)
-        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-        .collect()
-}
-
 fn snr_db(reference: &[i16], decoded: &[i16]) -> f64 {
     let (mut signal, mut noise) = (0f64, 0f64);
     for (&r, &d) in reference.iter().zip(decoded) {
@@ -123,7 +81,7 @@ fn a_replayed_call_exports_in_every_format() {
         let body = export(&s, &record_id, token, content_type, ext);
         let path = dir.path().join(format!("export.{ext}"));
         std::fs::write(&path, &body).unwrap();
-        let decoded = decode(tool, &path, 1);
+        let decoded = common::decode(tool, &path, 1);
         assert!(
             decoded.len() >= frames && decoded.len() - frames <= slack,
             "{token}: {} samples decoded, {frames} recorded",
@@ -187,7 +145,7 @@ fn stereo_export_keeps_both_sides_when_configured() {
         let path = dir.path().join(format!("stereo.{ext}"));
         std::fs::write(&path, &body).unwrap();
         assert_eq!(probe_channels(&path), 2, "{token}");
-        let decoded = decode("ffmpeg", &path, 2);
+        let decoded = common::decode("ffmpeg", &path, 2);
         let (l, r): (Vec<i16>, Vec<i16>) = decoded.chunks_exact(2).map(|f| (f[0], f[1])).unzip();
         for (side, reference, got) in [("left", left, &l), ("right", right, &r)] {
             let snr = snr_db(reference, got);

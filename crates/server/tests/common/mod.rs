@@ -482,6 +482,50 @@ pub fn catalog_execute(data_dir: &Path, sql: &str) {
     });
 }
 
+/// `path` decoded by an independent decoder, `tool` (`ffmpeg`, or `sox`, which honours a
+/// GSM WAV's `fact` chunk), to 16-bit samples at 8 kHz, `channels` interleaved.
+pub fn decode(tool: &str, path: &Path, channels: usize) -> Vec<i16> {
+    let mut cmd = Command::new(tool);
+    if tool == "ffmpeg" {
+        cmd.args(["-v", "error", "-i"]).arg(path).args([
+            "-f",
+            "s16le",
+            "-ar",
+            "8000",
+            "-ac",
+            &channels.to_string(),
+            "-",
+        ]);
+    } else {
+        cmd.arg(path).args([
+            "-t",
+            "raw",
+            "-e",
+            "signed",
+            "-b",
+            "16",
+            "-r",
+            "8000",
+            "-c",
+            &channels.to_string(),
+            "-",
+        ]);
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{tool} runs (scripts/setup.sh installs it): {e}"));
+    assert!(
+        out.status.success(),
+        "{tool} failed on {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect()
+}
+
 /// Polls until `f` returns Some, or panics after `timeout`.
 pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + timeout;
