@@ -154,33 +154,22 @@ async fn handle(
     };
     match reply {
         Reply::Result(doc) => xml(StatusCode::OK, doc),
-        Reply::Media(media) => send_file(&req, media).await,
+        Reply::Media(media) => media_response(&req, media)
+            .await
+            .unwrap_or_else(|doc| xml(StatusCode::OK, doc)),
         Reply::Archive(job, file_name) => send_archive(job, file_name),
-    }
-}
-
-/// Sends a recording in its export format; a file that cannot be made is answered with a
-/// `<RESULT>` (code 10).
-async fn send_file(req: &wire::Request, media: Media) -> Response {
-    match media_response(media).await {
-        Ok(response) => response,
-        Err(why) => xml(
-            StatusCode::OK,
-            crate::commands::respond(
-                req,
-                Err(engine::ApiError::new(Code::RecordingNotFound, why)),
-            ),
-        ),
     }
 }
 
 /// A recording in its export format as an attachment, streamed, so memory does not grow with
 /// its size; in an AES-256 encrypted ZIP when the request gave a password. Shared by EXPORT
-/// and the supervisor page's media endpoint.
-pub async fn media_response(media: Media) -> Result<Response, String> {
+/// and the supervisor page's media endpoint. A file that cannot be made is `req`'s
+/// `<RESULT>` with code 31 and why.
+pub async fn media_response(req: &wire::Request, media: Media) -> Result<Response, wire::Response> {
     let zipped = media.password.is_some();
-    let file = open_media(media.clone()).await.inspect_err(|why| {
+    let file = open_media(media.clone()).await.map_err(|why| {
         tracing::error!(path = %media.path.display(), format = %media.format, error = %why, "recording cannot be exported");
+        crate::commands::respond(req, Err(engine::ApiError::new(Code::RecordingNotFound, why)))
     })?;
     let len = file.metadata().await.map(|m| m.len()).ok();
     let (content_type, file_name) = if zipped {

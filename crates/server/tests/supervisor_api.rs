@@ -456,6 +456,27 @@ fn recordings_search_media_and_status_answer_as_the_protocol_does() {
         ),
         "{metrics}"
     );
+
+    // A recording whose file cannot be read: EXPORT's code 31 and message, label and all.
+    std::fs::remove_file(
+        s.data_dir
+            .join("recordings")
+            .join(format!("{record_id}.wav")),
+    )
+    .unwrap();
+    let unreadable = json(
+        &s,
+        &format!("/api/recordings/{record_id}/media?format=mp3"),
+        404,
+    );
+    let doc = s.api(&format!(
+        "type=export&requestid=1&uniquefield=recordid&uniqueid={record_id}&media_format=mp3"
+    ));
+    assert_eq!(common::code(&doc), 31, "{doc}");
+    assert_eq!(
+        unreadable,
+        serde_json::json!({"RESULTCODE": 31, "RESULTMSG": field(&doc, "RESULTMSG")})
+    );
 }
 
 #[test]

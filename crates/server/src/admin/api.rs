@@ -54,15 +54,16 @@ fn to_json(nodes: &[Node]) -> Map<String, Value> {
     out
 }
 
-fn refusal(code: Code, message: String) -> Response {
-    let status = if code == Code::RecordingNotFound {
+/// A refused request's `<RESULT>` as JSON: its code and RESULTMSG.
+fn refusal(doc: &wire::Response) -> Response {
+    let status = if doc.code == Code::RecordingNotFound {
         StatusCode::NOT_FOUND
     } else {
         StatusCode::BAD_REQUEST
     };
     (
         status,
-        Json(json!({"RESULTCODE": code.number(), "RESULTMSG": message})),
+        Json(json!({"RESULTCODE": doc.code.number(), "RESULTMSG": doc.message()})),
     )
         .into_response()
 }
@@ -73,11 +74,10 @@ async fn command(ctx: &Ctx, request_type: &str, params: Vec<(String, String)>) -
     let req = Request::new(request_type, "1", params);
     match execute(ctx, &req, Transport::Admin).await {
         Reply::Result(doc) if doc.code.is_success() => Json(to_json(&doc.body)).into_response(),
-        Reply::Result(doc) => refusal(doc.code, doc.message()),
-        Reply::Media(media) => match crate::http::media_response(media).await {
-            Ok(file) => file,
-            Err(why) => refusal(Code::RecordingNotFound, why),
-        },
+        Reply::Result(doc) => refusal(&doc),
+        Reply::Media(media) => crate::http::media_response(&req, media)
+            .await
+            .unwrap_or_else(|doc| refusal(&doc)),
         Reply::Archive(job, file_name) => crate::http::send_archive(job, file_name),
     }
 }
