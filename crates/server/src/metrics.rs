@@ -133,7 +133,7 @@ impl Metrics {
         let purged_recordings = Counter::default();
         registry.register(
             "purged_recordings",
-            "Recordings whose media the retention purge deleted",
+            "Recordings the retention purge marked purged (their media deleted)",
             purged_recordings.clone(),
         );
         let purged_bytes = Counter::default();

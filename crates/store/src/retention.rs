@@ -53,15 +53,6 @@ const INSERT_RUN: &str = "INSERT INTO purge_runs \
 const LAST_RUN: &str = "SELECT started_us, finished_us, purged, bytes_freed, failed \
     FROM purge_runs ORDER BY run_id DESC LIMIT 1";
 
-fn media(rows: Vec<(i64, String)>) -> Vec<PurgedMedia> {
-    rows.into_iter()
-        .map(|(record_id, media_path)| PurgedMedia {
-            record_id,
-            media_path,
-        })
-        .collect()
-}
-
 fn count(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
@@ -75,14 +66,7 @@ impl Store {
         now: Micros,
         limit: u32,
     ) -> Result<Vec<PurgedMedia>, StoreError> {
-        let rows: Vec<(i64, String)> = on_pool!(&self.inner.db, pool => {
-            sqlx::query_as(MARK_EXPIRED)
-                .bind(now)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?
-        });
-        Ok(media(rows))
+        self.purged_media(MARK_EXPIRED, now, limit).await
     }
 
     /// Purged recordings whose file is not known to be gone, by record id after `after`, at
@@ -92,14 +76,30 @@ impl Store {
         after: i64,
         limit: u32,
     ) -> Result<Vec<PurgedMedia>, StoreError> {
+        self.purged_media(PENDING, after, limit).await
+    }
+
+    /// The (record id, media path) rows `sql` returns for `$1` = `first` and `$2` = `limit`.
+    async fn purged_media(
+        &self,
+        sql: &str,
+        first: i64,
+        limit: u32,
+    ) -> Result<Vec<PurgedMedia>, StoreError> {
         let rows: Vec<(i64, String)> = on_pool!(&self.inner.db, pool => {
-            sqlx::query_as(PENDING)
-                .bind(after)
+            sqlx::query_as(sql)
+                .bind(first)
                 .bind(i64::from(limit))
                 .fetch_all(pool)
                 .await?
         });
-        Ok(media(rows))
+        Ok(rows
+            .into_iter()
+            .map(|(record_id, media_path)| PurgedMedia {
+                record_id,
+                media_path,
+            })
+            .collect())
     }
 
     /// Records that the files of these purged recordings are gone: (record id, bytes freed).
