@@ -212,15 +212,7 @@ fn from_data_dir(args: ExportArgs, output: &mut Output, bar: &ProgressBar) -> an
     }
 
     let (_, record_id, outcome) = found.into_iter().next().expect("one looked up");
-    let path = match outcome {
-        Outcome::Found(path) => path,
-        Outcome::NotFound => bail!("no recording has RECORDID {record_id}"),
-        Outcome::NoAudio => bail!("recording {record_id} has no audio"),
-        Outcome::StillRecording => {
-            bail!("recording {record_id} is still being made; export it once it has stopped")
-        }
-        Outcome::Purged(at) => bail!(crate::commands::purged_message(record_id, &at)),
-    };
+    let path = outcome.into_path(record_id).map_err(anyhow::Error::msg)?;
     let unwritable = output.unwritable();
     let Some(password) = args.password else {
         return encode(&path, record_id, format, options, bar, output.file());

@@ -134,6 +134,24 @@ impl Outcome {
             Some(rec) => Outcome::Found(recordings_dir.join(&rec.media_path)),
         }
     }
+
+    /// The stored WAV of recording `record_id`, or why it cannot be exported, as EXPORT
+    /// says it (code 31).
+    pub fn into_path(self, record_id: i64) -> Result<PathBuf, String> {
+        Err(match self {
+            Outcome::Found(path) => return Ok(path),
+            Outcome::NotFound => format!("no recording has RECORDID {record_id}"),
+            Outcome::NoAudio => format!("recording {record_id} has no audio"),
+            Outcome::StillRecording => {
+                format!("recording {record_id} is still being made; export it once it has stopped")
+            }
+            Outcome::Purged(at) => {
+                format!(
+                    "recording {record_id} was purged by retention at {at}: its media is deleted"
+                )
+            }
+        })
+    }
 }
 
 /// What MULTIEXPORT packs: the recordings, the format, and the password if encrypted.

@@ -1,10 +1,11 @@
 //! EXPORT: a recording's media, found by one of its unique fields (WebAPI only).
 
 use engine::ApiError;
-use store::{RecordingRow, RecordingState, TextField};
+use store::{RecordingRow, TextField};
 use wire::{Code, Request};
 
 use super::{Ctx, Media, Params, invalid};
+use crate::packaging::Outcome;
 
 /// UNIQUEFIELD names, and the column each one searches.
 fn unique_field(name: &str) -> Option<Option<TextField>> {
@@ -83,36 +84,15 @@ pub fn media(
     format: ::export::Format,
     password: Option<String>,
 ) -> Result<Media, ApiError> {
-    let not_found = |why: String| ApiError::new(Code::RecordingNotFound, why);
-    if let Some(at) = rec.purged {
-        return Err(not_found(purged_message(
-            rec.record_id,
-            &ctx.time(Some(at)),
-        )));
-    }
-    if rec.state == RecordingState::Open {
-        return Err(not_found(format!(
-            "recording {} is still being made; export it once it has stopped",
-            rec.record_id
-        )));
-    }
-    if !rec.audio || rec.media_path.is_empty() {
-        return Err(not_found(format!(
-            "recording {} has no audio",
-            rec.record_id
-        )));
-    }
+    let record_id = rec.record_id;
+    let path = Outcome::of(Some(rec), &ctx.recordings_dir, |t| ctx.time(Some(t)))
+        .into_path(record_id)
+        .map_err(|why| ApiError::new(Code::RecordingNotFound, why))?;
     Ok(Media {
-        record_id: rec.record_id,
-        path: ctx.recordings_dir.join(&rec.media_path),
+        record_id,
+        path,
         format,
         options: ctx.export_options,
         password,
     })
-}
-
-/// Why a purged recording cannot be exported; `at` is the time of the purge as results
-/// write it.
-pub fn purged_message(record_id: i64, at: &str) -> String {
-    format!("recording {record_id} was purged by retention at {at}: its media is deleted")
 }

@@ -15,7 +15,6 @@ mod recording;
 mod status;
 
 pub use directory_status::default_terms;
-pub use export::purged_message;
 pub use multiexport::wanted as wanted_idents;
 
 use std::path::PathBuf;
