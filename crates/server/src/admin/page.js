@@ -14,6 +14,17 @@ function cell(tr, text, className) {
   return td;
 }
 
+// A table row headed by `id`, which its `data-<key>` holds too.
+function headedRow(key, id) {
+  const tr = document.createElement('tr');
+  tr.dataset[key] = id;
+  const th = document.createElement('th');
+  th.scope = 'row';
+  th.textContent = id;
+  tr.appendChild(th);
+  return tr;
+}
+
 function clock(seconds) {
   const s = Math.max(0, Math.floor(seconds));
   const two = (n) => String(n).padStart(2, '0');
@@ -42,12 +53,7 @@ function callSeconds(entry) {
 
 function showDevice(d, announce) {
   const entry = rows.get(d.DEVICEID);
-  const tr = document.createElement('tr');
-  tr.dataset.device = d.DEVICEID;
-  const th = document.createElement('th');
-  th.scope = 'row';
-  th.textContent = d.DEVICEID;
-  tr.appendChild(th);
+  const tr = headedRow('device', d.DEVICEID);
   cell(tr, STATE_NAMES[d.STATE] || d.STATEDESC);
   cell(tr, d.AGENTNAME || d.AGENTID);
   cell(tr, d.ANI);
@@ -146,12 +152,7 @@ function play(button, recordId) {
 function showResults(calls) {
   results.replaceChildren();
   for (const c of calls) {
-    const tr = document.createElement('tr');
-    tr.dataset.record = c.RECORDID;
-    const th = document.createElement('th');
-    th.scope = 'row';
-    th.textContent = c.RECORDID;
-    tr.appendChild(th);
+    const tr = headedRow('record', c.RECORDID);
     cell(tr, c.CALLSTARTTIME);
     cell(tr, c.DEVICEID);
     cell(tr, c.AGENTNAME || c.AGENTID);
