@@ -201,17 +201,9 @@ fn every_client_gets_every_event_in_order_and_filters_narrow_it() {
         "CTI took {:?} with a stalled events client",
         started.elapsed()
     );
-    // The capture has finished once its call shows in CALLLIST with an end.
+    // Every captured event applied and stored.
     s.wait_capture_finished();
-    ok(
-        &s,
-        &[
-            ("type", "callstart"),
-            ("requestid", "10"),
-            ("deviceid", "end"),
-        ],
-        20,
-    );
+    common::end_call(&s);
 
     let everything = all.until_sentinel("end");
     let n = everything.len() as u64;
@@ -345,15 +337,7 @@ fn a_client_that_stops_reading_is_told_how_many_events_it_missed() {
     let took = started.elapsed();
     // The server kept answering while one client read nothing.
     let t = Instant::now();
-    ok(
-        &s,
-        &[
-            ("type", "callstart"),
-            ("requestid", "1"),
-            ("deviceid", "end"),
-        ],
-        20,
-    );
+    common::end_call(&s);
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
 
     let everything = reading.join().unwrap();
@@ -508,15 +492,7 @@ fn implicit_calls_chat_sessions_and_refusals() {
         ],
         13,
     );
-    ok(
-        &s,
-        &[
-            ("type", "callstart"),
-            ("requestid", "7"),
-            ("deviceid", "end"),
-        ],
-        20,
-    );
+    common::end_call(&s);
 
     let got = c.until_sentinel("end");
     let seen: Vec<(String, String)> = got
@@ -570,15 +546,7 @@ fn blackouts_are_announced_once_per_change() {
             20,
         );
     }
-    ok(
-        &s,
-        &[
-            ("type", "callstart"),
-            ("requestid", "6"),
-            ("deviceid", "end"),
-        ],
-        20,
-    );
+    common::end_call(&s);
     let got = c.until_sentinel("end");
     assert_eq!(
         types_of(&got, "501"),
@@ -655,15 +623,7 @@ fn an_agent_blackout_is_announced_on_the_agents_sessions() {
             20,
         );
     }
-    ok(
-        &s,
-        &[
-            ("type", "callstart"),
-            ("requestid", "8"),
-            ("deviceid", "end"),
-        ],
-        20,
-    );
+    common::end_call(&s);
     let got = c.until_sentinel("end");
     // The session carries the events: no alert naming the phone.
     assert!(types_of(&got, "601").is_empty(), "{got:#?}");

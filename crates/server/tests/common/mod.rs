@@ -419,6 +419,20 @@ pub fn call_pairs(s: &Server, connections: usize, pairs: usize, extra: &str) {
     });
 }
 
+/// A CALLSTART on device `end`, answered 20: a test's last call, which a reader of the
+/// events port or the live board waits for to know it has seen everything before it.
+pub fn end_call(s: &Server) {
+    ok(
+        s,
+        &[
+            ("type", "callstart"),
+            ("requestid", "1"),
+            ("deviceid", "end"),
+        ],
+        20,
+    );
+}
+
 /// `callvault export` with these arguments and none from the environment.
 pub fn cli() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_callvault"));
