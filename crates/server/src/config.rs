@@ -40,7 +40,7 @@ pub struct ServeArgs {
     /// Events listen address [default: 127.0.0.1:5621].
     #[arg(long, env = "CALLVAULT_EVENTS", value_name = "ADDR")]
     pub events: Option<SocketAddr>,
-    /// Admin listen address: `/metrics` and `/healthz` [default: 127.0.0.1:8080].
+    /// Admin listen address: the supervisor page, `/metrics`, `/healthz` [default: 127.0.0.1:8080].
     #[arg(long, env = "CALLVAULT_ADMIN", value_name = "ADDR")]
     pub admin: Option<SocketAddr>,
     /// Replay a pcap or pcapng file through the SIP/RTP capture (repeatable).
@@ -109,7 +109,7 @@ pub struct Listen {
     pub http: SocketAddr,
     pub socket: SocketAddr,
     pub events: SocketAddr,
-    /// `/metrics` (Prometheus) and `/healthz`.
+    /// The supervisor page, `/metrics` (Prometheus) and `/healthz`.
     pub admin: SocketAddr,
 }
 
