@@ -472,6 +472,55 @@ fn recordings_search_media_and_status_answer_as_the_protocol_does() {
 }
 
 #[test]
+fn a_garbled_query_is_refused_as_the_webapi_refuses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ServerBuilder::new(&dir.path().join("data")).start();
+    let long = "a".repeat(2000);
+    for (search, webapi) in [
+        ("AGENTNAME=a&agentname=b", "agentname=a&agentname=b"),
+        ("AGENTNAME=%FF%FE", "agentname=%FF%FE"),
+        ("%FF=1", "%FF=1"),
+        ("1a=1", "1a=1"),
+        (&format!("AGENTNAME={long}"), &format!("agentname={long}")),
+        ("USER1=%01", "user1=%01"),
+    ] {
+        let refused = json(&s, &format!("/api/recordings?{search}"), 400);
+        let doc = s.api(&format!("type=calllist&requestid=1&{webapi}"));
+        assert_ne!(common::code(&doc), 20, "{doc}");
+        assert_eq!(
+            refused,
+            serde_json::json!({"RESULTCODE": common::code(&doc), "RESULTMSG": field(&doc, "RESULTMSG")}),
+            "{search}"
+        );
+    }
+    let refused = json(&s, "/api/recordings?type=export&uniqueid=1", 400);
+    assert_eq!(
+        refused["RESULTMSG"],
+        "API_INVALID_MESSAGE_FORMAT: TYPE is not taken here: the address says what the request is"
+    );
+
+    // The media endpoint reads its query, and its RECORDID, the same way.
+    let refused = json(&s, "/api/recordings/1/media?format=wav&FORMAT=mp3", 400);
+    assert_eq!(
+        refused,
+        serde_json::json!({"RESULTCODE": 17, "RESULTMSG": "API_INVALID_MESSAGE_FORMAT: FORMAT is given twice"})
+    );
+    let refused = json(&s, "/api/recordings/1/media?format=%C0", 400);
+    assert_eq!(refused["RESULTCODE"], 16, "{refused}");
+    let refused = json(&s, "/api/recordings/%FF/media?format=wav", 400);
+    assert_eq!(
+        refused,
+        serde_json::json!({"RESULTCODE": 16, "RESULTMSG": "API_INVALID_MESSAGE_FORMAT: the RECORDID in the address is not valid UTF-8"})
+    );
+    let refused = json(
+        &s,
+        "/api/recordings/..%2F..%2Fetc%2Fpasswd/media?format=wav",
+        400,
+    );
+    assert_eq!(refused["RESULTCODE"], 17, "{refused}");
+}
+
+#[test]
 fn page_and_assets_come_from_callvault_alone() {
     let dir = tempfile::tempdir().unwrap();
     let s = ServerBuilder::new(&dir.path().join("data")).start();

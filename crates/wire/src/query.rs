@@ -8,16 +8,32 @@ use crate::request::{Limits, Request, WireError, is_xml_name, validate};
 
 /// Parses a URL query string such as `type=callstart&requestid=7&deviceid=200`.
 pub fn parse_query(query: &str, limits: &Limits) -> Result<Request, WireError> {
-    parse_parts(&[query.as_bytes()], limits)
+    parse_parts(&[query.as_bytes()], None, limits)
+}
+
+/// Parses a query string that carries only the parameters of a request whose TYPE the
+/// address gives (the supervisor page's API), checked as [`parse_query`] checks one:
+/// UTF-8, names, duplicates and limits. TYPE and REQUESTID have no place in it (17).
+pub fn parse_query_as(
+    request_type: &str,
+    query: &str,
+    limits: &Limits,
+) -> Result<Request, WireError> {
+    parse_parts(&[query.as_bytes()], Some(request_type), limits)
 }
 
 /// Parses a query string merged with an `application/x-www-form-urlencoded` body. A name
 /// given in both is a duplicate, like a name given twice in one of them.
 pub fn parse_form(query: &str, body: &[u8], limits: &Limits) -> Result<Request, WireError> {
-    parse_parts(&[query.as_bytes(), body], limits)
+    parse_parts(&[query.as_bytes(), body], None, limits)
 }
 
-fn parse_parts(parts: &[&[u8]], limits: &Limits) -> Result<Request, WireError> {
+/// `fixed`: the TYPE the address gives, when it is not one of the parameters.
+fn parse_parts(
+    parts: &[&[u8]],
+    fixed: Option<&str>,
+    limits: &Limits,
+) -> Result<Request, WireError> {
     let size: usize = parts.iter().map(|p| p.len()).sum();
     if size > limits.max_request_bytes {
         return Err(WireError::malformed(format!(
@@ -40,11 +56,13 @@ fn parse_parts(parts: &[&[u8]], limits: &Limits) -> Result<Request, WireError> {
             }
         }
     }
-    let find = |wanted: &str| {
-        pairs
+    // TYPE and REQUESTID, for an error to echo (a fixed TYPE's request is number 1).
+    let find = |wanted: &str| match fixed {
+        Some(request_type) => Some(if wanted == "TYPE" { request_type } else { "1" }),
+        None => pairs
             .iter()
             .find(|(n, _)| n == wanted)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_str()),
     };
     if let Some(e) = first_error {
         return Err(e.with_ids(find("TYPE"), find("REQUESTID")));
@@ -58,11 +76,17 @@ fn parse_parts(parts: &[&[u8]], limits: &Limits) -> Result<Request, WireError> {
         }
     }
 
-    let mut request_type = None;
-    let mut request_id = None;
+    let mut request_type = fixed.map(str::to_owned);
+    let mut request_id = fixed.map(|_| "1".to_owned());
     let mut params = Vec::with_capacity(pairs.len());
     for (name, value) in pairs {
         match name.as_str() {
+            "TYPE" | "REQUESTID" if fixed.is_some() => {
+                return Err(WireError::bad_shape(format!(
+                    "{name} is not taken here: the address says what the request is"
+                ))
+                .with_ids(request_type.as_deref(), request_id.as_deref()));
+            }
             "TYPE" => request_type = Some(value),
             "REQUESTID" => request_id = Some(value),
             _ => params.push((name, value)),
@@ -198,6 +222,37 @@ mod tests {
         // An empty body with the parameters in the query string, as a real client sent.
         let r = parse_form("type=test&requestid=3", b"", &limits()).unwrap();
         assert_eq!(r.request_id, "3");
+    }
+
+    #[test]
+    fn a_query_of_a_fixed_type_is_checked_the_same() {
+        let r = parse_query_as("calllist", "agentname=Ada&maxrows=5", &limits()).unwrap();
+        assert_eq!(
+            (r.request_type.as_str(), r.request_id.as_str()),
+            ("CALLLIST", "1")
+        );
+        assert_eq!(r.get("AGENTNAME"), Some("Ada"));
+        for (query, code, message) in [
+            (
+                "ani=1&ANI=2",
+                Code::InvalidMessageShape,
+                "ANI is given twice",
+            ),
+            (
+                "ani=%FF",
+                Code::InvalidMessageFormat,
+                "the value of ANI is not valid UTF-8",
+            ),
+            (
+                "type=export",
+                Code::InvalidMessageShape,
+                "TYPE is not taken here: the address says what the request is",
+            ),
+        ] {
+            let e = parse_query_as("CALLLIST", query, &limits()).unwrap_err();
+            assert_eq!((e.code, e.message.as_str()), (code, message), "{query}");
+            assert_eq!(e.request_type, "CALLLIST");
+        }
     }
 
     #[test]

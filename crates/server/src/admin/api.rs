@@ -11,7 +11,8 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -21,14 +22,11 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
-use wire::{Code, Node, Request};
+use wire::{Code, Node, Request, WireError};
 
 use super::Admin;
 use crate::commands::{Ctx, Reply, Transport, execute};
 use crate::render;
-
-/// Query parameters in the order given.
-type Params = Query<Vec<(String, String)>>;
 
 /// Live updates one browser may have queued before it is sent a fresh snapshot instead.
 const LIVE_QUEUE: usize = 16;
@@ -68,10 +66,20 @@ fn refusal(doc: &wire::Response) -> Response {
         .into_response()
 }
 
+/// A request that could not be read, refused as the WebAPI refuses it.
+fn unreadable(e: WireError) -> Response {
+    refusal(&wire::Response::from_error(e))
+}
+
+/// The request `request_type` whose parameters are the query string, read as the WebAPI
+/// reads one (so a duplicate, bad UTF-8 or an over-long value is refused alike).
+fn request(ctx: &Ctx, request_type: &str, query: Option<String>) -> Result<Request, WireError> {
+    wire::parse_query_as(request_type, query.as_deref().unwrap_or(""), &ctx.limits)
+}
+
 /// Runs one command as the protocol would and answers with its JSON, its file or its
 /// refusal.
-async fn command(ctx: &Ctx, request_type: &str, params: Vec<(String, String)>) -> Response {
-    let req = Request::new(request_type, "1", params);
+async fn command(ctx: &Ctx, req: Request) -> Response {
     match execute(ctx, &req, Transport::Admin).await {
         Reply::Result(doc) if doc.code.is_success() => Json(to_json(&doc.body)).into_response(),
         Reply::Result(doc) => refusal(&doc),
@@ -172,38 +180,42 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 }
 
 /// `GET /api/recordings?<CALLLIST parameters>`: CALLLIST's `{"COUNT", "CALL": [...]}`.
-pub(super) async fn recordings(State(ctx): State<Arc<Ctx>>, Query(params): Params) -> Response {
-    command(&ctx, "CALLLIST", params).await
+pub(super) async fn recordings(State(ctx): State<Arc<Ctx>>, RawQuery(query): RawQuery) -> Response {
+    match request(&ctx, "CALLLIST", query) {
+        Ok(req) => command(&ctx, req).await,
+        Err(e) => unreadable(e),
+    }
 }
 
 /// `GET /api/recordings/{RECORDID}/media?format=<MEDIA_FORMAT>`: EXPORT by RECORDID.
 pub(super) async fn media(
     State(ctx): State<Arc<Ctx>>,
-    Path(record_id): Path<String>,
-    Query(params): Params,
+    record_id: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
 ) -> Response {
-    let format = params
-        .into_iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("format"))
-        .map(|(_, value)| value)
-        .unwrap_or_default();
+    let Ok(Path(record_id)) = record_id else {
+        return unreadable(WireError::new(
+            Code::InvalidMessageFormat,
+            "the RECORDID in the address is not valid UTF-8",
+        ));
+    };
+    let format = match request(&ctx, "EXPORT", query) {
+        Ok(req) => req.get("FORMAT").unwrap_or_default().to_string(),
+        Err(e) => return unreadable(e),
+    };
     let params = [
         ("UNIQUEFIELD", "RECORDID".to_string()),
         ("UNIQUEID", record_id),
         ("MEDIA_FORMAT", format),
     ];
-    command(
-        &ctx,
-        "EXPORT",
-        params
-            .into_iter()
-            .map(|(n, v)| (n.to_string(), v))
-            .collect(),
-    )
-    .await
+    command(&ctx, Request::new("EXPORT", "1", params)).await
 }
 
 /// `GET /api/status`: SYSTEMSTATUS's `{"SYSTEM": [{…, "CAPTURE": [{"SOURCE": [...]}]}]}`.
 pub(super) async fn status(State(ctx): State<Arc<Ctx>>) -> Response {
-    command(&ctx, "SYSTEMSTATUS", Vec::new()).await
+    command(
+        &ctx,
+        Request::new("SYSTEMSTATUS", "1", Vec::<(String, String)>::new()),
+    )
+    .await
 }
