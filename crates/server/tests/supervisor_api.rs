@@ -521,6 +521,52 @@ fn a_garbled_query_is_refused_as_the_webapi_refuses_it() {
 }
 
 #[test]
+fn another_path_or_method_is_answered_with_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ServerBuilder::new(&dir.path().join("data")).start();
+    for path in [
+        "/api/nothing",
+        "/api/recordings/1",
+        "/index.html",
+        "/assets/../etc/passwd",
+    ] {
+        let r = s.admin_get(path);
+        assert_eq!(r.status, 404, "{path}");
+        assert!(
+            r.text()
+                .starts_with("not found: the admin listener serves /, /api/devices"),
+            "{path}: {}",
+            r.text()
+        );
+    }
+    for method in ["POST", "PUT", "DELETE", "PATCH"] {
+        for path in [
+            "/api/recordings?RECORDID=1",
+            "/api/devices",
+            "/metrics",
+            "/",
+        ] {
+            let r = s.admin_raw(
+                format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+                    .as_bytes(),
+            );
+            assert_eq!(r.status, 405, "{method} {path}");
+            assert_eq!(r.header("allow"), Some("GET,HEAD"), "{method} {path}");
+            assert_eq!(
+                r.text(),
+                "the admin listener takes only GET (and HEAD) requests\n"
+            );
+        }
+    }
+    // Nothing was run: no request reached the dispatcher.
+    assert!(
+        !s.admin_get("/metrics")
+            .text()
+            .contains("transport=\"admin\"")
+    );
+}
+
+#[test]
 fn page_and_assets_come_from_callvault_alone() {
     let dir = tempfile::tempdir().unwrap();
     let s = ServerBuilder::new(&dir.path().join("data")).start();

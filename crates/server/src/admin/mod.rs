@@ -58,6 +58,20 @@ fn router(ctx: Arc<Ctx>, stop: watch::Receiver<bool>) -> Router {
         .route("/api/recordings", get(api::recordings))
         .route("/api/recordings/{record_id}/media", get(api::media))
         .route("/api/status", get(api::status))
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                "not found: the admin listener serves /, /api/devices, /api/live, \
+                 /api/recordings, /api/recordings/{RECORDID}/media, /api/status, /metrics \
+                 and /healthz\n",
+            )
+        })
+        .method_not_allowed_fallback(|| async {
+            (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "the admin listener takes only GET (and HEAD) requests\n",
+            )
+        })
         .with_state(Admin { ctx, stop })
 }
 

@@ -169,26 +169,20 @@ impl HttpResponse {
 impl Server {
     /// Sends a raw HTTP/1.1 request and reads the whole response.
     pub fn http_raw(&self, request: &[u8]) -> HttpResponse {
-        let mut s = TcpStream::connect(self.http).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        s.write_all(request).unwrap();
-        let mut buf = Vec::new();
-        s.read_to_end(&mut buf).unwrap();
-        parse_http(&buf)
+        exchange(self.http, request)
+    }
+
+    /// Sends a raw HTTP/1.1 request to the admin listener and reads the whole response.
+    pub fn admin_raw(&self, request: &[u8]) -> HttpResponse {
+        exchange(self.admin, request)
     }
 
     /// GET a path on the admin listener (`/metrics`, `/healthz`).
     pub fn admin_get(&self, path: &str) -> HttpResponse {
-        let mut s = TcpStream::connect(self.admin).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        s.write_all(
+        self.admin_raw(
             format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
                 .as_bytes(),
         )
-        .unwrap();
-        let mut buf = Vec::new();
-        s.read_to_end(&mut buf).unwrap();
-        parse_http(&buf)
     }
 
     /// Sends a raw request, then closes the sending side (a client that stops mid-request).
@@ -267,6 +261,15 @@ impl Server {
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         self.child.wait().unwrap()
     }
+}
+
+fn exchange(addr: SocketAddr, request: &[u8]) -> HttpResponse {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(request).unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    parse_http(&buf)
 }
 
 pub fn parse_http(buf: &[u8]) -> HttpResponse {
