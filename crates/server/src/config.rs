@@ -147,6 +147,9 @@ pub struct Api {
     pub max_user_field_chars: usize,
     /// An unfinished socket request with no new bytes for this long is answered with code 16.
     pub socket_partial_timeout_ms: u64,
+    /// An HTTP client (WebAPI or admin listener) that has not sent a request's headers this
+    /// long after connecting, or after its previous request, is disconnected.
+    pub http_header_timeout_ms: u64,
     pub datetime_format: DateTimeFormat,
     /// IANA time zone for date-times without an offset, and for output.
     pub timezone: String,
@@ -359,6 +362,7 @@ impl Default for Api {
             max_value_chars: 1024,
             max_user_field_chars: 255,
             socket_partial_timeout_ms: 2000,
+            http_header_timeout_ms: 30_000,
             datetime_format: DateTimeFormat::Iso,
             timezone: "UTC".to_string(),
             calllist_default: 100,
@@ -445,6 +449,9 @@ impl Config {
         }
         if self.export.multiexport_max == 0 {
             bail!("export.multiexport_max must be at least 1");
+        }
+        if self.api.http_header_timeout_ms == 0 {
+            bail!("api.http_header_timeout_ms must be at least 1");
         }
         if self.retention.purge_interval.is_zero() {
             bail!("retention.purge_interval must be longer than 0");
@@ -728,6 +735,11 @@ mod tests {
         assert_eq!(config.listen.events.to_string(), "127.0.0.1:0");
         assert_eq!(config.listen.admin.to_string(), "127.0.0.1:0");
         assert!(load("[events]\nqueue = 0\n").is_err());
+        let err = load("[api]\nhttp_header_timeout_ms = 0\n").unwrap_err();
+        assert!(
+            format!("{err:#}").contains("http_header_timeout_ms"),
+            "{err:#}"
+        );
     }
 
     #[test]

@@ -16,26 +16,53 @@ use crate::commands::{Ctx, Media, Reply, Transport, execute};
 use crate::packaging;
 
 pub async fn serve(listener: TcpListener, ctx: Arc<Ctx>, stop: watch::Receiver<bool>) {
-    serve_until_stopped("http", listener, router(ctx), stop).await
+    let header_timeout = ctx.http_header_timeout;
+    serve_until_stopped("http", listener, router(ctx), header_timeout, stop).await
 }
 
 /// Serves `router` until `stop`, letting requests in progress finish. Shared by the WebAPI
-/// and the admin listener.
+/// and the admin listener. A client that has not sent a request's headers `header_timeout`
+/// after connecting or after its previous request (one that trickles them in, or sits
+/// idle) is disconnected, so it cannot hold a connection forever. That timeout is why
+/// connections are served with hyper's HTTP/1 builder here: `axum::serve` cannot be given
+/// one.
 pub async fn serve_until_stopped(
     name: &'static str,
     listener: TcpListener,
     router: Router,
+    header_timeout: std::time::Duration,
     mut stop: watch::Receiver<bool>,
 ) {
-    let shutdown = async move {
-        let _ = stop.wait_for(|s| *s).await;
-    };
-    if let Err(e) = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        tracing::error!(error = %e, "{name} listener failed");
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors, say: wait for some to be released.
+                tracing::warn!(error = %e, "{name} listener cannot accept a connection");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let connection = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let connection = connections.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "{name} connection ended");
+            }
+        });
     }
+    // New connections are refused at once rather than left waiting while these finish.
+    drop(listener);
+    connections.shutdown().await;
 }
 
 pub fn router(ctx: Arc<Ctx>) -> Router {

@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{Server, ServerBuilder, field, ok, query, sections};
+use common::{Server, ServerBuilder, code, field, ok, query, sections};
 use serde_json::Value;
 
 fn json(s: &Server, path: &str, want_status: u16) -> Value {
@@ -564,6 +564,70 @@ fn another_path_or_method_is_answered_with_what_is_wrong() {
             .text()
             .contains("transport=\"admin\"")
     );
+}
+
+/// Reads until the server closes the connection; how long that took, or None if it was
+/// still open after `limit`.
+fn closed_within(s: &mut TcpStream, limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut buf = [0u8; 256];
+    while started.elapsed() < limit {
+        match s.read(&mut buf) {
+            Ok(0) => return Some(started.elapsed()),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => return Some(started.elapsed()),
+        }
+        // A slowloris client: one more header line now and then, never the blank line.
+        let _ = s.write_all(b"X-Slow: 1\r\n");
+    }
+    None
+}
+
+#[test]
+fn a_client_that_trickles_its_headers_or_sits_idle_is_disconnected() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ServerBuilder::new(&dir.path().join("data"))
+        .config("[api]\nhttp_header_timeout_ms = 500\n")
+        .start();
+    for addr in [s.admin, s.http] {
+        let mut slow = TcpStream::connect(addr).unwrap();
+        slow.write_all(b"GET /api/status HTTP/1.1\r\nHost: x\r\n")
+            .unwrap();
+        let mut idle = TcpStream::connect(addr).unwrap();
+        for c in [&mut slow, &mut idle] {
+            let took = closed_within(c, Duration::from_secs(20));
+            assert!(took.is_some(), "{addr}: still open after 20 s");
+        }
+    }
+    // A live stream, once its request is in, stays open beyond the timeout.
+    let mut live = TcpStream::connect(s.admin).unwrap();
+    live.write_all(b"GET /api/live HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    live.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert!(live.read(&mut buf).unwrap() > 0);
+    std::thread::sleep(Duration::from_millis(1500));
+    live.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    match live.read(&mut buf) {
+        Ok(0) => panic!("the live stream was closed"),
+        Ok(_) => {}
+        Err(e) => assert!(
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+            "{e}"
+        ),
+    }
+    // Others are served as before.
+    assert_eq!(s.admin_get("/healthz").status, 200);
+    assert_eq!(code(&s.api("type=systemstatus&requestid=1")), 20);
 }
 
 #[test]
