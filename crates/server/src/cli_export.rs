@@ -88,6 +88,14 @@ struct Output {
 
 impl Output {
     fn create(path: &Path) -> anyhow::Result<Output> {
+        // Checked now, not when the finished file is renamed into place: by then the whole
+        // export would have been made for nothing.
+        if path.is_dir() || path.as_os_str().as_encoded_bytes().ends_with(b"/") {
+            bail!(
+                "--output {} is a directory: name the file to write in it",
+                path.display()
+            );
+        }
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),

@@ -430,6 +430,34 @@ fn export_from_a_running_server() {
     assert_eq!(files_in(&out_dir), names);
 }
 
+#[test]
+fn an_output_that_is_a_directory_is_refused_before_anything_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ServerBuilder::new(&dir.path().join("data")).start();
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let existing = out_dir.to_string_lossy().into_owned();
+    let slashed = format!("{}/new/", dir.path().display());
+    for (output, wanted) in [
+        (
+            existing.as_str(),
+            format!("--output {existing} is a directory"),
+        ),
+        (
+            slashed.as_str(),
+            format!("--output {slashed} is a directory"),
+        ),
+    ] {
+        // The recording does not exist: only the output is looked at, before the server.
+        let out = export_from(&s, &["--recordid", "1", "-o", output]);
+        failed(&out, &[wanted.as_str()]);
+        let out = export(&s.data_dir, &["--recordid", "1", "-o", output]);
+        failed(&out, &[wanted.as_str()]);
+    }
+    assert!(files_in(&out_dir).is_empty());
+    assert_eq!(files_in(dir.path()), ["data", "out"]);
+}
+
 /// A stand-in for a server that fails half-way through a download (the real one cannot be
 /// made to): for each connection, it reads one request, sends `head` and `body`, holds the
 /// connection open for `hold`, then drops it.
