@@ -453,8 +453,12 @@ impl Config {
         if self.api.http_header_timeout_ms == 0 {
             bail!("api.http_header_timeout_ms must be at least 1");
         }
-        if self.retention.purge_interval.is_zero() {
-            bail!("retention.purge_interval must be longer than 0");
+        // Shorter, the purge would run back to back, keeping the catalog busy for nothing.
+        if self.retention.purge_interval < std::time::Duration::from_secs(1) {
+            bail!(
+                "retention.purge_interval must be at least 1s, not {}",
+                humantime::format_duration(self.retention.purge_interval)
+            );
         }
         if self.events.queue == 0 {
             bail!("events.queue must be at least 1");
@@ -667,7 +671,21 @@ mod tests {
             ("purge_interval = \"soon\"", "\"soon\" is not a duration"),
             (
                 "purge_interval = \"0s\"",
-                "purge_interval must be longer than 0",
+                "retention.purge_interval must be at least 1s, not 0s",
+            ),
+            (
+                "purge_interval = \"1ns\"",
+                "retention.purge_interval must be at least 1s, not 1ns",
+            ),
+            (
+                "purge_interval = \"999ms\"",
+                "retention.purge_interval must be at least 1s, not 999ms",
+            ),
+            ("keep_days = \"ten\"", "invalid type: string \"ten\""),
+            ("keep_days = 4294967296", "keep_days"),
+            (
+                "purge = \"yes\"",
+                "invalid type: string \"yes\", expected a boolean",
             ),
             (
                 "archive_action = \"ARCHIVE\"",
