@@ -55,6 +55,7 @@ pub struct Metrics {
     capture_packets: Family<SourceLabel, Counter>,
     capture_dropped: Family<SourceLabel, Counter>,
     pub event_clients: Gauge,
+    pub live_clients: Gauge,
     pub events_missed: Counter,
     store_commit_seconds: Histogram,
     pub purged_recordings: Counter,
@@ -117,6 +118,12 @@ impl Metrics {
             "Clients connected to the events port",
             event_clients.clone(),
         );
+        let live_clients = Gauge::default();
+        registry.register(
+            "live_clients",
+            "Live streams (the supervisor page's /api/live) open on the admin listener",
+            live_clients.clone(),
+        );
         let events_missed = Counter::default();
         registry.register(
             "events_missed",
@@ -159,6 +166,7 @@ impl Metrics {
             capture_packets,
             capture_dropped,
             event_clients,
+            live_clients,
             events_missed,
             store_commit_seconds,
             purged_recordings,

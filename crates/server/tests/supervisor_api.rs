@@ -630,6 +630,69 @@ fn a_client_that_trickles_its_headers_or_sits_idle_is_disconnected() {
     assert_eq!(code(&s.api("type=systemstatus&requestid=1")), 20);
 }
 
+/// Connections to the admin listener still open on the server's side (from
+/// /proc/net/tcp: local port the admin port, any state but LISTEN and TIME_WAIT).
+fn admin_connections(s: &Server) -> usize {
+    let port = format!(":{:04X}", s.admin.port());
+    std::fs::read_to_string("/proc/net/tcp")
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields[1].ends_with(&port) && fields[3] != "0A" && fields[3] != "06"
+        })
+        .count()
+}
+
+fn live_clients(s: &Server) -> f64 {
+    common::sample(&s.admin_get("/metrics").text(), "callvault_live_clients")
+        .expect("callvault_live_clients is exported")
+}
+
+#[test]
+fn hundreds_of_live_streams_that_vanish_release_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ServerBuilder::new(&dir.path().join("data")).start();
+    assert_eq!(live_clients(&s), 0.0);
+    for round in 0..2 {
+        let mut streams: Vec<Live> = (0..200).map(|_| Live::open(&s)).collect();
+        for live in &mut streams {
+            assert_eq!(live.next(Duration::from_secs(10)).0, "snapshot");
+        }
+        assert_eq!(live_clients(&s), 200.0, "round {round}");
+        assert!(admin_connections(&s) >= 200);
+        // Events flow while the browsers go away: some say goodbye, some just vanish.
+        for (i, live) in streams.into_iter().enumerate() {
+            if i % 10 == 0 {
+                let device = format!("{}", 300 + round * 100 + i / 10);
+                ok(
+                    &s,
+                    &[
+                        ("type", "callstart"),
+                        ("requestid", "1"),
+                        ("deviceid", &device),
+                    ],
+                    20,
+                );
+            }
+            if i % 2 == 0 {
+                live.stream.shutdown(std::net::Shutdown::Both).unwrap();
+            }
+            drop(live);
+        }
+        common::wait_for(Duration::from_secs(20), || {
+            (live_clients(&s) == 0.0).then_some(())
+        });
+    }
+    common::wait_for(Duration::from_secs(10), || {
+        (admin_connections(&s) == 0).then_some(())
+    });
+    // The engine was never held up: the board still answers, with every call.
+    let board = json(&s, "/api/devices", 200);
+    assert_eq!(board["COUNT"], "40");
+}
+
 #[test]
 fn page_and_assets_come_from_callvault_alone() {
     let dir = tempfile::tempdir().unwrap();

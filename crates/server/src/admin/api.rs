@@ -139,6 +139,7 @@ pub(super) async fn live(
 /// Subscribes before the snapshot is taken, so no change falls between the two. Ends when
 /// the browser goes away or the server stops.
 async fn feed(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>, tx: mpsc::Sender<SseEvent>) {
+    let _connected = crate::metrics::ClientGuard::new(&ctx.metrics.live_clients);
     let mut events = ctx.engine.subscribe().await;
     let snapshot_event = |board: Value| {
         SseEvent::default()
