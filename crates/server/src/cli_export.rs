@@ -178,6 +178,11 @@ fn from_data_dir(args: ExportArgs, output: &mut Output, bar: &ProgressBar) -> an
         data: args.data,
         ..ServeArgs::default()
     })?;
+    if let Some(password) = &args.password {
+        // As the server would take it (over the WebAPI, it is the server that says).
+        wire::check_value("PASSWORD", password, &config.limits())
+            .map_err(|e| anyhow::anyhow!("--password: {}", e.message))?;
+    }
     let options = ::export::Options {
         stereo: config.export.channels == ExportChannels::Stereo,
     };

@@ -510,6 +510,15 @@ impl Config {
         })
     }
 
+    /// The size limits every request is held to.
+    pub fn limits(&self) -> wire::Limits {
+        wire::Limits {
+            max_request_bytes: self.api.max_request_bytes,
+            max_value_chars: self.api.max_value_chars,
+            max_user_field_chars: self.api.max_user_field_chars,
+        }
+    }
+
     pub fn recordings_dir(&self) -> PathBuf {
         if self.recorder.path.as_os_str().is_empty() {
             self.data_dir.join("recordings")

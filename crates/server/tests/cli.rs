@@ -458,6 +458,41 @@ fn an_output_that_is_a_directory_is_refused_before_anything_is_made() {
     assert_eq!(files_in(dir.path()), ["data", "out"]);
 }
 
+#[test]
+fn a_password_the_server_refuses_is_refused_from_the_data_directory_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = ServerBuilder::new(&dir.path().join("data")).start();
+    let output = dir.path().join("call.zip");
+    let long = "p".repeat(1025);
+    for (password, code, says) in [
+        (
+            "bell\u{7}",
+            "code 16",
+            "PASSWORD contains a control character",
+        ),
+        (
+            long.as_str(),
+            "code 26",
+            "PASSWORD is longer than 1024 characters",
+        ),
+    ] {
+        let args = [
+            "--recordid",
+            "1",
+            "--password",
+            password,
+            "-o",
+            output.to_str().unwrap(),
+        ];
+        failed(&export_from(&s, &args), &[code, says]);
+        failed(
+            &export(&s.data_dir, &args),
+            &[&format!("--password: {says}")],
+        );
+    }
+    assert_eq!(files_in(dir.path()), ["data"]);
+}
+
 /// A stand-in for a server that fails half-way through a download (the real one cannot be
 /// made to): for each connection, it reads one request, sends `head` and `body`, holds the
 /// connection open for `hold`, then drops it.

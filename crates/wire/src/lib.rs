@@ -20,6 +20,6 @@ mod xml_request;
 pub use code::Code;
 pub use framing::{Frame, SocketFramer};
 pub use query::{parse_form, parse_query, parse_query_as};
-pub use request::{Limits, Request, WireError};
+pub use request::{Limits, Request, WireError, check_value};
 pub use response::{Node, Response, encode_document, read_result_status};
 pub use xml_request::parse_xml;

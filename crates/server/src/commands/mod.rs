@@ -59,11 +59,7 @@ impl Ctx {
     pub fn new(engine: Engine, config: &Config, tz: Tz, captures: CaptureSources) -> Ctx {
         Ctx {
             engine,
-            limits: Limits {
-                max_request_bytes: config.api.max_request_bytes,
-                max_value_chars: config.api.max_value_chars,
-                max_user_field_chars: config.api.max_user_field_chars,
-            },
+            limits: config.limits(),
             tz,
             datetime_format: config.api.datetime_format.wire(),
             calllist_default: config.api.calllist_default,
