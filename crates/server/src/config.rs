@@ -148,8 +148,9 @@ pub struct Api {
     /// An unfinished socket request with no new bytes for this long is answered with code 16.
     pub socket_partial_timeout_ms: u64,
     /// An HTTP client (WebAPI or admin listener) that has not sent a request's headers this
-    /// long after connecting, or after its previous request, is disconnected.
-    pub http_header_timeout_ms: u64,
+    /// long after connecting, or after its previous request, is disconnected; a WebAPI
+    /// request whose body has not all come this long after its headers is answered 408.
+    pub http_request_timeout_ms: u64,
     pub datetime_format: DateTimeFormat,
     /// IANA time zone for date-times without an offset, and for output.
     pub timezone: String,
@@ -362,7 +363,7 @@ impl Default for Api {
             max_value_chars: 1024,
             max_user_field_chars: 255,
             socket_partial_timeout_ms: 2000,
-            http_header_timeout_ms: 30_000,
+            http_request_timeout_ms: 30_000,
             datetime_format: DateTimeFormat::Iso,
             timezone: "UTC".to_string(),
             calllist_default: 100,
@@ -450,8 +451,8 @@ impl Config {
         if self.export.multiexport_max == 0 {
             bail!("export.multiexport_max must be at least 1");
         }
-        if self.api.http_header_timeout_ms == 0 {
-            bail!("api.http_header_timeout_ms must be at least 1");
+        if self.api.http_request_timeout_ms == 0 {
+            bail!("api.http_request_timeout_ms must be at least 1");
         }
         // Shorter, the purge would run back to back, keeping the catalog busy for nothing.
         if self.retention.purge_interval < std::time::Duration::from_secs(1) {
@@ -762,9 +763,9 @@ mod tests {
         assert_eq!(config.listen.events.to_string(), "127.0.0.1:0");
         assert_eq!(config.listen.admin.to_string(), "127.0.0.1:0");
         assert!(load("[events]\nqueue = 0\n").is_err());
-        let err = load("[api]\nhttp_header_timeout_ms = 0\n").unwrap_err();
+        let err = load("[api]\nhttp_request_timeout_ms = 0\n").unwrap_err();
         assert!(
-            format!("{err:#}").contains("http_header_timeout_ms"),
+            format!("{err:#}").contains("http_request_timeout_ms"),
             "{err:#}"
         );
     }

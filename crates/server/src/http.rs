@@ -16,7 +16,7 @@ use crate::commands::{Ctx, Media, Reply, Transport, execute};
 use crate::packaging;
 
 pub async fn serve(listener: TcpListener, ctx: Arc<Ctx>, stop: watch::Receiver<bool>) {
-    let header_timeout = ctx.http_header_timeout;
+    let header_timeout = ctx.http_request_timeout;
     serve_until_stopped("http", listener, router(ctx), header_timeout, stop).await
 }
 
@@ -78,16 +78,16 @@ fn xml(status: StatusCode, doc: wire::Response) -> Response {
         .into_response()
 }
 
+/// A request that could not be read: `status` and a code-16 `<RESULT>` saying why.
+fn unreadable(status: StatusCode, message: String) -> Response {
+    let err = WireError::new(Code::InvalidMessageFormat, message);
+    xml(status, wire::Response::from_error(err))
+}
+
 fn too_large(limit: usize) -> Response {
-    let err = WireError {
-        code: Code::InvalidMessageFormat,
-        message: format!("the request is larger than {limit} bytes"),
-        request_type: String::new(),
-        request_id: String::new(),
-    };
-    xml(
+    unreadable(
         StatusCode::PAYLOAD_TOO_LARGE,
-        wire::Response::from_error(err),
+        format!("the request is larger than {limit} bytes"),
     )
 }
 
@@ -131,17 +131,20 @@ async fn handle(
     if query.len() > limit {
         return too_large(limit);
     }
-    let bytes = match axum::body::to_bytes(body, limit - query.len()).await {
-        Ok(b) => b,
-        Err(e) if is_length_limit(&e) => return too_large(limit),
-        Err(e) => {
-            let err = WireError {
-                code: Code::InvalidMessageFormat,
-                message: format!("the request body could not be read: {e}"),
-                request_type: String::new(),
-                request_id: String::new(),
-            };
-            return xml(StatusCode::BAD_REQUEST, wire::Response::from_error(err));
+    // A body trickled in (or never finished) must not hold the connection for ever.
+    let timeout = ctx.http_request_timeout;
+    let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, limit - query.len()));
+    let bytes = match read.await {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) if is_length_limit(&e) => return too_large(limit),
+        Err(_) => {
+            let waited = humantime::format_duration(timeout);
+            let why = format!("the request body was not received within {waited}");
+            return unreadable(StatusCode::REQUEST_TIMEOUT, why);
+        }
+        Ok(Err(e)) => {
+            let why = format!("the request body could not be read: {e}");
+            return unreadable(StatusCode::BAD_REQUEST, why);
         }
     };
     let content_type = headers

@@ -591,7 +591,7 @@ fn closed_within(s: &mut TcpStream, limit: Duration) -> Option<Duration> {
 fn a_client_that_trickles_its_headers_or_sits_idle_is_disconnected() {
     let dir = tempfile::tempdir().unwrap();
     let s = ServerBuilder::new(&dir.path().join("data"))
-        .config("[api]\nhttp_header_timeout_ms = 500\n")
+        .config("[api]\nhttp_request_timeout_ms = 500\n")
         .start();
     for addr in [s.admin, s.http] {
         let mut slow = TcpStream::connect(addr).unwrap();

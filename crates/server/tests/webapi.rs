@@ -172,3 +172,52 @@ fn a_body_cut_short_is_400_with_a_result() {
         r.text()
     );
 }
+
+#[test]
+fn a_body_trickled_in_is_answered_408_and_runs_nothing() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let s = ServerBuilder::new(&dir.path().join("data"))
+        .config("[api]\nhttp_request_timeout_ms = 500\n")
+        .start();
+    let body = b"type=callstart&requestid=1&deviceid=555&ani=1";
+    let mut c = std::net::TcpStream::connect(s.http).unwrap();
+    c.write_all(
+        format!(
+            "POST /webAPI.aspx HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+            body.len() + 10
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    // Byte by byte, the whole body but never the last ten bytes it announced.
+    c.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let mut sent = 0;
+    while started.elapsed() < Duration::from_secs(20) {
+        if sent < body.len() {
+            let _ = c.write_all(&body[sent..sent + 1]);
+            sent += 1;
+        }
+        let mut buf = [0u8; 4096];
+        match c.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(_) if answer.is_empty() => {}
+            Err(_) => break,
+        }
+    }
+    let r = common::parse_http(&answer);
+    assert_eq!(r.status, 408, "{}", String::from_utf8_lossy(&answer));
+    assert_eq!(code(&r.text()), 16);
+    assert_eq!(
+        field(&r.text(), "RESULTMSG"),
+        "API_INVALID_MESSAGE_FORMAT: the request body was not received within 500ms"
+    );
+    let devices = s.api("type=devicelist&requestid=2");
+    assert!(sections(&devices, "DEVICE").is_empty(), "{devices}");
+}

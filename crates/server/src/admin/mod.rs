@@ -30,7 +30,7 @@ impl FromRef<Admin> for Arc<Ctx> {
 }
 
 pub async fn serve(listener: TcpListener, ctx: Arc<Ctx>, stop: watch::Receiver<bool>) {
-    let header_timeout = ctx.http_header_timeout;
+    let header_timeout = ctx.http_request_timeout;
     let router = router(ctx, stop.clone());
     crate::http::serve_until_stopped("admin", listener, router, header_timeout, stop).await
 }

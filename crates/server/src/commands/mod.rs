@@ -36,8 +36,8 @@ pub struct Ctx {
     pub calllist_default: u32,
     pub calllist_max: u32,
     pub socket_partial_timeout: std::time::Duration,
-    /// How long an HTTP client has to send a request's headers.
-    pub http_header_timeout: std::time::Duration,
+    /// How long an HTTP client has to send a request's headers, and then its body.
+    pub http_request_timeout: std::time::Duration,
     pub captures: CaptureSources,
     pub recordings_dir: PathBuf,
     /// TERMINOLOGY's terms and values.
@@ -67,8 +67,8 @@ impl Ctx {
             socket_partial_timeout: std::time::Duration::from_millis(
                 config.api.socket_partial_timeout_ms,
             ),
-            http_header_timeout: std::time::Duration::from_millis(
-                config.api.http_header_timeout_ms,
+            http_request_timeout: std::time::Duration::from_millis(
+                config.api.http_request_timeout_ms,
             ),
             captures,
             recordings_dir: config.recordings_dir(),
