@@ -187,6 +187,14 @@ fn from_data_dir(args: ExportArgs, output: &mut Output, bar: &ProgressBar) -> an
         stereo: config.export.channels == ExportChannels::Stereo,
     };
     let recordings_dir = config.recordings_dir();
+    // There, the export could replace a stored recording (and the purge would not know it).
+    let canonical = |p: &Path| std::fs::canonicalize(p).ok();
+    if canonical(&output.dir).is_some() && canonical(&output.dir) == canonical(&recordings_dir) {
+        bail!(
+            "--output must not be in the recordings directory {}",
+            recordings_dir.display()
+        );
+    }
     let database = config.database_url();
     let is_file = !database.contains("://") && !database.starts_with("sqlite:");
     if is_file && !Path::new(&database).is_file() {

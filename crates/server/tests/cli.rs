@@ -493,6 +493,36 @@ fn a_password_the_server_refuses_is_refused_from_the_data_directory_too() {
     assert_eq!(files_in(dir.path()), ["data"]);
 }
 
+#[test]
+fn an_output_among_the_recordings_is_refused_and_replaces_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (_s, record_id, _) = replayed(&data);
+    let recordings = data.join("recordings");
+    let stored = files_in(&recordings);
+    let wav = recordings.join(&stored[0]);
+    let before = std::fs::read(&wav).unwrap();
+    for output in [wav.clone(), recordings.join("new.mp3")] {
+        let out = export(
+            &data,
+            &[
+                "--recordid",
+                &record_id,
+                "--format",
+                "mp3",
+                "-o",
+                output.to_str().unwrap(),
+            ],
+        );
+        failed(&out, &["--output must not be in the recordings directory"]);
+    }
+    assert_eq!(files_in(&recordings), stored);
+    assert!(
+        std::fs::read(&wav).unwrap() == before,
+        "the stored WAV is unchanged"
+    );
+}
+
 /// A stand-in for a server that fails half-way through a download (the real one cannot be
 /// made to): for each connection, it reads one request, sends `head` and `body`, holds the
 /// connection open for `hold`, then drops it.
