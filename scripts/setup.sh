@@ -2,7 +2,8 @@
 # Installs what building and testing callvault needs beyond a Rust toolchain, when the
 # machine lacks it (Debian/Ubuntu): cmake, with which the Opus encoder builds libopus from
 # its bundled sources, and the independent reference tools the audio tests compare against
-# (sox decodes G.711 and encodes GSM; ffmpeg decodes the MP3 and WebM exports), the
+# (sox decodes G.711 and encodes GSM; ffmpeg decodes the MP3 and WebM exports; lame and
+# opusenc are the encode benchmark's baselines, which the test run also runs briefly), the
 # Python modules the delivery tests use, and what the browser test of the supervisor page
 # drives: Debian's chromium, node and npm, and the pinned npm packages of
 # crates/server/tests/browser.
@@ -13,6 +14,8 @@ missing=()
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 command -v sox >/dev/null 2>&1 || missing+=(sox)
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
+command -v lame >/dev/null 2>&1 || missing+=(lame)
+command -v opusenc >/dev/null 2>&1 || missing+=(opus-tools)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then

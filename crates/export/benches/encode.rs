@@ -4,6 +4,10 @@
 //! ready-made as raw PCM, at the settings our encoders use; ours read the two-channel WAV
 //! and mix it themselves. Each figure is the best of three runs.
 //!
+//! Under `cargo test` (which runs it without `--bench`) the same steps run once on ten
+//! seconds of audio: the suite checks that the bench works, and that our GSM data is sox's,
+//! without spending minutes on it.
+//!
 //! Run: cargo bench -p callvault-export --bench encode
 //! Only some formats: cargo bench -p callvault-export --bench encode -- gsm mp3
 //! (each word is matched against the format column, ignoring case).
@@ -18,39 +22,56 @@ use std::time::{Duration, Instant};
 use common::*;
 use export::{Format, Options};
 
-const SECONDS: usize = 600;
+/// How long the encoded call is, and how many times each encoder runs (the best counts).
+struct Run {
+    seconds: usize,
+    times: usize,
+}
 
-fn best_of_three(mut f: impl FnMut()) -> Duration {
-    (0..3)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
+impl Run {
+    fn best_of(&self, mut f: impl FnMut()) -> Duration {
+        (0..self.times)
+            .map(|_| {
+                let start = Instant::now();
+                f();
+                start.elapsed()
+            })
+            .min()
+            .unwrap_or_default()
+    }
+
+    fn ours(&self, format: Format, input: &Path, output: &Path) -> Duration {
+        self.best_of(|| {
+            let reader = std::io::BufReader::new(std::fs::File::open(input).expect("input"));
+            let writer = std::io::BufWriter::new(std::fs::File::create(output).expect("output"));
+            export::encode(format, Options::default(), reader, writer).expect("encode");
         })
-        .min()
-        .unwrap_or_default()
-}
+    }
 
-fn ours(format: Format, input: &Path, output: &Path) -> Duration {
-    best_of_three(|| {
-        let reader = std::io::BufReader::new(std::fs::File::open(input).expect("input"));
-        let writer = std::io::BufWriter::new(std::fs::File::create(output).expect("output"));
-        export::encode(format, Options::default(), reader, writer).expect("encode");
-    })
-}
-
-fn tool(program: &str, args: &[String]) -> Duration {
-    best_of_three(|| run(Command::new(program).args(args)))
+    fn tool(&self, program: &str, args: &[String]) -> Duration {
+        self.best_of(|| run(Command::new(program).args(args)))
+    }
 }
 
 fn main() {
+    let run = if std::env::args().any(|a| a == "--bench") {
+        Run {
+            seconds: 600,
+            times: 3,
+        }
+    } else {
+        Run {
+            seconds: 10,
+            times: 1,
+        }
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     let p = |name: &str| dir.path().join(name);
     let s = |name: &str| p(name).to_string_lossy().into_owned();
 
     // Ten minutes of the corpus speech on one side and the corpus call on the other.
     let (speech, call) = corpus_speech();
-    let n = SECONDS * RATE;
+    let n = run.seconds * RATE;
     let left: Vec<i16> = speech.iter().cycle().take(n).copied().collect();
     let right: Vec<i16> = call
         .iter()
@@ -159,21 +180,24 @@ fn main() {
                 .any(|w| format.to_lowercase().contains(w.as_str()))
     };
 
-    println!("Encoding {SECONDS} s of two-channel 8 kHz audio (best of 3 runs)\n");
+    println!(
+        "Encoding {} s of two-channel 8 kHz audio (best of {} runs)\n",
+        run.seconds, run.times
+    );
     println!("| format | ours | reference | reference time | ours/reference | ours, × real time |");
     println!("|---|---|---|---|---|---|");
     for (format, ours_format, ours_file, reference, command) in cases {
         if !selected(format) {
             continue;
         }
-        let ours = ours(ours_format, &p("call.wav"), &p(ours_file));
-        let theirs = tool(&command[0], &command[1..]);
+        let ours = run.ours(ours_format, &p("call.wav"), &p(ours_file));
+        let theirs = run.tool(&command[0], &command[1..]);
         println!(
             "| {format} | {:.3} s | {reference} | {:.3} s | {:.2} | {:.0}× |",
             ours.as_secs_f64(),
             theirs.as_secs_f64(),
             ours.as_secs_f64() / theirs.as_secs_f64(),
-            SECONDS as f64 / ours.as_secs_f64(),
+            run.seconds as f64 / ours.as_secs_f64(),
         );
     }
     if selected("GSM WAV") {
@@ -184,5 +208,6 @@ fn main() {
                 .ok()
                 .map(|f| f[60..].to_vec());
         println!("\nGSM data identical to sox's: {same}");
+        assert!(same, "our GSM data differs from sox's");
     }
 }
