@@ -83,14 +83,23 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             tracing::warn!(%addr, "{name} listener serves other interfaces and authentication is off");
         }
     }
+    // The addresses, in one write. Nobody reading them (standard output closed) is no
+    // reason to stop serving: say so in the log and go on.
+    let addresses = format!(
+        "listening http {}\nlistening socket {}\nlistening events {}\nlistening admin {}\n",
+        http.local_addr()?,
+        socket.local_addr()?,
+        events.local_addr()?,
+        admin.local_addr()?
+    );
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out
+        .write_all(addresses.as_bytes())
+        .and_then(|()| out.flush())
     {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "listening http {}", http.local_addr()?)?;
-        writeln!(out, "listening socket {}", socket.local_addr()?)?;
-        writeln!(out, "listening events {}", events.local_addr()?)?;
-        writeln!(out, "listening admin {}", admin.local_addr()?)?;
-        out.flush()?;
+        tracing::warn!(error = %e, "the listening addresses could not be written to standard output");
     }
+    drop(out);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let http_task = tokio::spawn(crate::http::serve(http, ctx.clone(), stop_rx.clone()));

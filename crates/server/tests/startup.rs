@@ -175,3 +175,36 @@ fn sigterm_stops_promptly_despite_a_half_sent_request_and_ends_calls() {
     assert_eq!(field(&list, "RECORDING"), "N");
     assert!(!field(&list, "CALLENDTIME").is_empty());
 }
+
+#[test]
+fn a_closed_standard_output_does_not_stop_the_server() {
+    // A free port for the socket API, since the printed addresses cannot be read here.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_callvault"))
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["--http", "127.0.0.1:0", "--socket"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["--events", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // nobody reads the listening lines
+    let answer = common::wait_for(Duration::from_secs(30), || {
+        assert!(child.try_wait().unwrap().is_none(), "the server exited");
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        s.write_all(b"<REQUEST><TYPE>TEST</TYPE><REQUESTID>1</REQUESTID></REQUEST>\r\n")
+            .ok()?;
+        Some(common::read_result(&mut s))
+    });
+    assert_eq!(code(&answer), 20, "{answer}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
