@@ -36,9 +36,9 @@ pub struct ExportArgs {
     /// Export these recordings (comma-separated RECORDIDs) into one ZIP with manifest.csv.
     #[arg(long, value_name = "RECORDIDS")]
     pub ident: Option<String>,
-    /// MEDIA_FORMAT: WAV, GSMWAV (GSM, GSM_WAV), MP3 or WEBM (WEBMA).
-    #[arg(long, default_value = "WAV")]
-    pub format: String,
+    /// The format: WAV, GSMWAV (or GSM, GSM_WAV), MP3 or WEBM (or WEBMA), in any case.
+    #[arg(long, default_value = "WAV", ignore_case = true, value_parser = formats())]
+    pub format: ::export::Format,
     /// Encrypt the export (AES-256 ZIP) with this password, as ENCRYPT=Y does.
     #[arg(
         long,
@@ -50,6 +50,18 @@ pub struct ExportArgs {
     /// The file to write; it appears only once it is complete.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
+}
+
+/// The MEDIA_FORMAT tokens `--format` takes (in any case), the aliases unlisted.
+fn formats() -> impl clap::builder::TypedValueParser<Value = ::export::Format> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new([
+        PossibleValue::new("WAV"),
+        PossibleValue::new("GSMWAV").aliases(["GSM", "GSM_WAV", "GSM WAV"]),
+        PossibleValue::new("MP3"),
+        PossibleValue::new("WEBM").alias("WEBMA"),
+    ])
+    .try_map(|token| token.parse::<::export::Format>())
 }
 
 /// A PASSWORD the server would take: not blank (it is used as given, not trimmed).
@@ -165,7 +177,7 @@ fn removed_on_signal(
 
 /// The export read from the catalog and the recordings directory.
 fn from_data_dir(args: ExportArgs, output: &mut Output, bar: &ProgressBar) -> anyhow::Result<()> {
-    let format: ::export::Format = args.format.parse()?;
+    let format = args.format;
     let config = Config::load(ServeArgs {
         data: args.data,
         ..ServeArgs::default()

@@ -26,7 +26,8 @@ pub fn download(
 ) -> anyhow::Result<()> {
     let url = webapi_url(server)?;
     let record_id = args.recordid.map(|id| id.to_string());
-    let mut form = vec![("REQUESTID", "1"), ("MEDIA_FORMAT", args.format.as_str())];
+    let format = args.format.to_string();
+    let mut form = vec![("REQUESTID", "1"), ("MEDIA_FORMAT", format.as_str())];
     match (&record_id, &args.ident) {
         (Some(id), _) => form.extend([
             ("TYPE", "EXPORT"),
