@@ -28,7 +28,12 @@ pub struct ExportArgs {
     pub data: DataArgs,
     /// Download from the running server whose WebAPI is at this address (for instance
     /// http://127.0.0.1:2012) instead of reading the data directory.
-    #[arg(long, value_name = "URL", conflicts_with_all = ["config", "data_dir", "database"])]
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with_all = ["config", "data_dir", "database"],
+        value_parser = remote::webapi_url
+    )]
     pub server: Option<String>,
     /// Export this one recording.
     #[arg(long, value_name = "RECORDID")]

@@ -416,7 +416,8 @@ fn export_from_a_running_server() {
         .output()
         .unwrap();
     failed(&out, &["no answer from the server at", "refused"]);
-    // Not an address, and options that belong to the data directory.
+    // Not an address (no http://), and options that belong to the data directory: option
+    // mistakes.
     let out = cli()
         .args([
             "--server",
@@ -428,7 +429,12 @@ fn export_from_a_running_server() {
         ])
         .output()
         .unwrap();
-    failed(&out, &["--server must be the server's http:// address"]);
+    usage_error(
+        &out,
+        &[
+            "invalid value '127.0.0.1:2012' for '--server <URL>': it must be the server's http:// address, like http://127.0.0.1:2012",
+        ],
+    );
     let out = cli()
         .args([
             "--server",
@@ -439,11 +445,9 @@ fn export_from_a_running_server() {
         .args(["--recordid", "1", "-o", &missing])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("'--server <URL>' cannot be used with '--data-dir <DATA_DIR>'"),
-        "{stderr}"
+    usage_error(
+        &out,
+        &["'--server <URL>' cannot be used with '--data-dir <DATA_DIR>'"],
     );
     // The environment variable stands for the option.
     let out = cli()
@@ -452,11 +456,9 @@ fn export_from_a_running_server() {
         .env("CALLVAULT_DATABASE", "/srv/catalog.db")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("'--server <URL>' cannot be used with '--database <URL>'"),
-        "{stderr}"
+    usage_error(
+        &out,
+        &["'--server <URL>' cannot be used with '--database <URL>'"],
     );
     assert_eq!(files_in(&out_dir), names);
 }
