@@ -8,7 +8,7 @@ mod remote;
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, IsTerminal, Seek, SeekFrom, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -110,12 +110,20 @@ impl Output {
             _ => PathBuf::from("."),
         };
         let temp = removed_on_signal(|| {
-            // The usual permissions (0666 less the umask), as any other file the user
-            // writes, not a temporary file's owner-only ones.
+            // Opened here rather than by `tempfile_in`, whose errors name the temporary
+            // file: the user should read the output path and the system's reason only. The
+            // usual permissions (0666 less the umask), as any other file the user writes,
+            // not a temporary file's owner-only ones.
             tempfile::Builder::new()
                 .prefix(".callvault-export-")
-                .permissions(std::fs::Permissions::from_mode(0o666))
-                .tempfile_in(&dir)
+                .make_in(&dir, |temp| {
+                    File::options()
+                        .read(true)
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o666)
+                        .open(temp)
+                })
                 .with_context(|| format!("cannot write {}", path.display()))
         })?;
         Ok(Output {

@@ -323,14 +323,20 @@ fn export_from_the_data_directory() {
         ],
     );
     usage_error(&blank, &["the password must not be blank"]);
-    // An output in a directory that does not exist.
+    // An output in a directory that does not exist: the path given and the system's
+    // reason, not the temporary file's name.
     let nowhere = dir.path().join("no/such/dir/call.wav");
-    failed(
-        &export(
-            &data,
-            &["--recordid", &record_id, "-o", nowhere.to_str().unwrap()],
-        ),
-        &["cannot write"],
+    let out = export(
+        &data,
+        &["--recordid", &record_id, "-o", nowhere.to_str().unwrap()],
+    );
+    failed(&out, &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "callvault export: cannot write {}: No such file or directory (os error 2)\n",
+            nowhere.display()
+        )
     );
     assert_eq!(files_in(&out_dir), names);
 }
