@@ -198,7 +198,6 @@ fn from_data_dir(args: ExportArgs, output: &mut Output, bar: &ProgressBar) -> an
     let options = ::export::Options {
         stereo: config.export.channels == ExportChannels::Stereo,
     };
-    let recordings_dir = config.recordings_dir();
     let database = config.database_url();
     let is_file = !database.contains("://") && !database.starts_with("sqlite:");
     if is_file && !Path::new(&database).is_file() {
@@ -214,7 +213,7 @@ fn from_data_dir(args: ExportArgs, output: &mut Output, bar: &ProgressBar) -> an
     };
     let (tz, datetime_format) = (config.timezone()?, config.api.datetime_format.wire());
     let time = |t| wire::values::format_datetime(t, tz, datetime_format);
-    let found = lookup(&database, &recordings_dir, &wanted, time)?;
+    let found = lookup(&config, &wanted, time)?;
 
     if args.recordid.is_none() {
         let items = found
@@ -279,8 +278,7 @@ fn encode(
 
 /// Each wanted recording looked up in the catalog.
 fn lookup(
-    database: &str,
-    recordings_dir: &Path,
+    config: &Config,
     wanted: &[(String, i64)],
     time: impl Fn(store::Micros) -> String,
 ) -> anyhow::Result<Vec<(String, i64, Outcome)>> {
@@ -288,13 +286,15 @@ fn lookup(
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let store = store::Store::open(database)
+        // The location is shown with any password hidden, as `serve` shows it.
+        let store = store::Store::open(&config.database_url())
             .await
-            .with_context(|| format!("cannot open the catalog {database}"))?;
+            .with_context(|| format!("cannot open the catalog at {}", config.database_display()))?;
+        let recordings_dir = config.recordings_dir();
         let mut found = Vec::with_capacity(wanted.len());
         for (ident, record_id) in wanted {
             let row = store.recording(*record_id).await?;
-            let outcome = Outcome::of(row, recordings_dir, &time);
+            let outcome = Outcome::of(row, &recordings_dir, &time);
             found.push((ident.clone(), *record_id, outcome));
         }
         store.close().await;

@@ -338,6 +338,23 @@ fn export_from_the_data_directory() {
             nowhere.display()
         )
     );
+    // A catalog that cannot be opened: where (its password hidden) and why, once.
+    let out = cli()
+        .args([
+            "--database",
+            "postgres://postgres:s3cret-pw@127.0.0.1:1/callvault",
+        ])
+        .args(["--recordid", &record_id, "-o", missing.to_str().unwrap()])
+        .output()
+        .unwrap();
+    failed(
+        &out,
+        &[
+            "cannot open the catalog at postgres://postgres:***@127.0.0.1:1/callvault: ",
+            "refused",
+        ],
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("s3cret-pw"));
     assert_eq!(files_in(&out_dir), names);
 }
 
