@@ -361,6 +361,16 @@ fn emailexport_sends_the_export_through_smtp() {
         let doc = s.api(&format!("type=emailexport&requestid=5&{query}"));
         assert_eq!(code(&doc), want, "{query}: {doc}");
     }
+    // A bad address says which, and nothing else.
+    let doc = s.api(&format!(
+        "type=emailexport&requestid=6&uniquefield=recordid&uniqueid={id}&media_format=wav&email=notanaddress"
+    ));
+    assert_eq!(code(&doc), 17, "{doc}");
+    assert_eq!(
+        field(&doc, "RESULTMSG"),
+        "API_INVALID_MESSAGE_FORMAT: EMAIL \"notanaddress\" is not an e-mail address",
+        "{doc}"
+    );
     assert!(!inbox.join("2.eml").exists());
 }
 
