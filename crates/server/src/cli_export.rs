@@ -230,13 +230,15 @@ fn from_data_dir(args: ExportArgs, output: &mut Output, bar: &ProgressBar) -> an
             options,
             password: args.password,
             temp_dir: output.dir.clone(),
+            tz,
         };
         let out = BufWriter::new(bar.wrap_write(output.file()));
         return write_multi(job, out).map_err(anyhow::Error::msg);
     }
 
     let (_, record_id, outcome) = found.into_iter().next().expect("one looked up");
-    let path = outcome.into_path(record_id).map_err(anyhow::Error::msg)?;
+    let stored = outcome.into_stored(record_id).map_err(anyhow::Error::msg)?;
+    let path = stored.path;
     let unwritable = output.unwritable();
     let Some(password) = args.password else {
         return encode(&path, record_id, format, options, bar, output.file());
@@ -245,7 +247,9 @@ fn from_data_dir(args: ExportArgs, output: &mut Output, bar: &ProgressBar) -> an
     encode(&path, record_id, format, options, bar, &mut plain)?;
     plain.seek(SeekFrom::Start(0)).context(unwritable)?;
     let name = packaging::file_name(record_id, format);
-    packaging::zip_into(plain, &name, format, &password, output.file()).map_err(anyhow::Error::msg)
+    let modified = packaging::zip_time(stored.start, tz);
+    packaging::zip_into(plain, &name, modified, format, &password, output.file())
+        .map_err(anyhow::Error::msg)
 }
 
 /// Writes recording `record_id`, stored at `path`, to `out` in `format`: the stored WAV as
