@@ -24,7 +24,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // repeat the connection string.
     let store = store::Store::open(&config.database_url())
         .await
-        .with_context(|| format!("cannot open the catalog {}", config.database_display()))?;
+        .with_context(|| format!("cannot open the catalog at {}", config.database_display()))?;
     let recordings_dir = config.recordings_dir();
     let (recorder, recovered) =
         tokio::task::spawn_blocking(move || recorder::Recorder::start(&recordings_dir))

@@ -8,7 +8,7 @@ mod remote;
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, IsTerminal, Seek, SeekFrom, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -28,7 +28,12 @@ pub struct ExportArgs {
     pub data: DataArgs,
     /// Download from the running server whose WebAPI is at this address (for instance
     /// http://127.0.0.1:2012) instead of reading the data directory.
-    #[arg(long, value_name = "URL", conflicts_with_all = ["config", "data_dir", "database"])]
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with_all = ["config", "data_dir", "database"],
+        value_parser = remote::webapi_url
+    )]
     pub server: Option<String>,
     /// Export this one recording.
     #[arg(long, value_name = "RECORDID")]
@@ -36,9 +41,9 @@ pub struct ExportArgs {
     /// Export these recordings (comma-separated RECORDIDs) into one ZIP with manifest.csv.
     #[arg(long, value_name = "RECORDIDS")]
     pub ident: Option<String>,
-    /// MEDIA_FORMAT: WAV, GSMWAV (GSM, GSM_WAV), MP3 or WEBM (WEBMA).
-    #[arg(long, default_value = "WAV")]
-    pub format: String,
+    /// The format: WAV, GSMWAV (or GSM, GSM_WAV), MP3 or WEBM (or WEBMA), in any case.
+    #[arg(long, default_value = "WAV", ignore_case = true, value_parser = formats())]
+    pub format: ::export::Format,
     /// Encrypt the export (AES-256 ZIP) with this password, as ENCRYPT=Y does.
     #[arg(
         long,
@@ -50,6 +55,18 @@ pub struct ExportArgs {
     /// The file to write; it appears only once it is complete.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
+}
+
+/// The MEDIA_FORMAT tokens `--format` takes (in any case), the aliases unlisted.
+fn formats() -> impl clap::builder::TypedValueParser<Value = ::export::Format> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new([
+        PossibleValue::new("WAV"),
+        PossibleValue::new("GSMWAV").aliases(["GSM", "GSM_WAV", "GSM WAV"]),
+        PossibleValue::new("MP3"),
+        PossibleValue::new("WEBM").alias("WEBMA"),
+    ])
+    .try_map(|token| token.parse::<::export::Format>())
 }
 
 /// A PASSWORD the server would take: not blank (it is used as given, not trimmed).
@@ -101,12 +118,20 @@ impl Output {
             _ => PathBuf::from("."),
         };
         let temp = removed_on_signal(|| {
-            // The usual permissions (0666 less the umask), as any other file the user
-            // writes, not a temporary file's owner-only ones.
+            // Opened here rather than by `tempfile_in`, whose errors name the temporary
+            // file: the user should read the output path and the system's reason only. The
+            // usual permissions (0666 less the umask), as any other file the user writes,
+            // not a temporary file's owner-only ones.
             tempfile::Builder::new()
                 .prefix(".callvault-export-")
-                .permissions(std::fs::Permissions::from_mode(0o666))
-                .tempfile_in(&dir)
+                .make_in(&dir, |temp| {
+                    File::options()
+                        .read(true)
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o666)
+                        .open(temp)
+                })
                 .with_context(|| format!("cannot write {}", path.display()))
         })?;
         Ok(Output {
@@ -173,7 +198,7 @@ fn removed_on_signal(
 
 /// The export read from the catalog and the recordings directory.
 fn from_data_dir(args: ExportArgs, output: &mut Output, bar: &ProgressBar) -> anyhow::Result<()> {
-    let format: ::export::Format = args.format.parse()?;
+    let format = args.format;
     let config = Config::load(ServeArgs {
         data: args.data,
         ..ServeArgs::default()
@@ -210,7 +235,7 @@ fn from_data_dir(args: ExportArgs, output: &mut Output, bar: &ProgressBar) -> an
     };
     let (tz, datetime_format) = (config.timezone()?, config.api.datetime_format.wire());
     let time = |t| wire::values::format_datetime(t, tz, datetime_format);
-    let found = lookup(&database, &recordings_dir, &wanted, time)?;
+    let found = lookup(&config, &wanted, time)?;
 
     if args.recordid.is_none() {
         let items = found
@@ -227,13 +252,15 @@ fn from_data_dir(args: ExportArgs, output: &mut Output, bar: &ProgressBar) -> an
             options,
             password: args.password,
             temp_dir: output.dir.clone(),
+            tz,
         };
         let out = BufWriter::new(bar.wrap_write(output.file()));
         return write_multi(job, out).map_err(anyhow::Error::msg);
     }
 
     let (_, record_id, outcome) = found.into_iter().next().expect("one looked up");
-    let path = outcome.into_path(record_id).map_err(anyhow::Error::msg)?;
+    let stored = outcome.into_stored(record_id).map_err(anyhow::Error::msg)?;
+    let path = stored.path;
     let unwritable = output.unwritable();
     let Some(password) = args.password else {
         return encode(&path, record_id, format, options, bar, output.file());
@@ -242,7 +269,9 @@ fn from_data_dir(args: ExportArgs, output: &mut Output, bar: &ProgressBar) -> an
     encode(&path, record_id, format, options, bar, &mut plain)?;
     plain.seek(SeekFrom::Start(0)).context(unwritable)?;
     let name = packaging::file_name(record_id, format);
-    packaging::zip_into(plain, &name, format, &password, output.file()).map_err(anyhow::Error::msg)
+    let modified = packaging::zip_time(stored.start, tz);
+    packaging::zip_into(plain, &name, modified, format, &password, output.file())
+        .map_err(anyhow::Error::msg)
 }
 
 /// Writes recording `record_id`, stored at `path`, to `out` in `format`: the stored WAV as
@@ -275,8 +304,7 @@ fn encode(
 
 /// Each wanted recording looked up in the catalog.
 fn lookup(
-    database: &str,
-    recordings_dir: &Path,
+    config: &Config,
     wanted: &[(String, i64)],
     time: impl Fn(store::Micros) -> String,
 ) -> anyhow::Result<Vec<(String, i64, Outcome)>> {
@@ -284,13 +312,15 @@ fn lookup(
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let store = store::Store::open(database)
+        // The location is shown with any password hidden, as `serve` shows it.
+        let store = store::Store::open(&config.database_url())
             .await
-            .with_context(|| format!("cannot open the catalog {database}"))?;
+            .with_context(|| format!("cannot open the catalog at {}", config.database_display()))?;
+        let recordings_dir = config.recordings_dir();
         let mut found = Vec::with_capacity(wanted.len());
         for (ident, record_id) in wanted {
             let row = store.recording(*record_id).await?;
-            let outcome = Outcome::of(row, recordings_dir, &time);
+            let outcome = Outcome::of(row, &recordings_dir, &time);
             found.push((ident.clone(), *record_id, outcome));
         }
         store.close().await;

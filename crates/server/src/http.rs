@@ -245,9 +245,14 @@ async fn open_media(media: Media) -> Result<tokio::fs::File, String> {
             .unwrap_or_else(|| PathBuf::from("."));
         let file = packaging::encoded(&media.path, media.format, media.options, &dir)?;
         match &media.password {
-            Some(password) => {
-                packaging::zipped(file, &media.file_name(), media.format, password, &dir)
-            }
+            Some(password) => packaging::zipped(
+                file,
+                &media.file_name(),
+                media.modified,
+                media.format,
+                password,
+                &dir,
+            ),
             None => Ok(file),
         }
     })

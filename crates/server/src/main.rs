@@ -35,7 +35,7 @@ enum Command {
     Export(cli_export::ExportArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -45,21 +45,21 @@ fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
-    match cli.command {
-        Command::Serve(args) => {
-            let config = config::Config::load(args)?;
-            tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?
-                .block_on(app::serve(config))
-        }
-        Command::Export(args) => {
-            // One line with every cause, and exit status 1.
-            if let Err(e) = cli_export::run(args) {
-                eprintln!("callvault export: {e:#}");
-                std::process::exit(1);
-            }
-            Ok(())
-        }
+    let (command, result) = match cli.command {
+        Command::Serve(args) => ("serve", serve(args)),
+        Command::Export(args) => ("export", cli_export::run(args)),
+    };
+    // One line with every cause, and exit status 1.
+    if let Err(e) = result {
+        eprintln!("callvault {command}: {e:#}");
+        std::process::exit(1);
     }
+}
+
+fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
+    let config = config::Config::load(args)?;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(app::serve(config))
 }

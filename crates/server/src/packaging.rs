@@ -7,7 +7,7 @@ use std::io::{self, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use zip::write::{FileOptions, SimpleFileOptions};
-use zip::{AesMode, CompressionMethod, ZipWriter};
+use zip::{AesMode, CompressionMethod, DateTime, ZipWriter};
 
 /// The recording's file in `format`: the stored WAV itself, or the recording encoded into
 /// an anonymous temporary file in `dir` (it disappears once closed). A file rather than a
@@ -35,12 +35,22 @@ pub fn encoded(
     Ok(out)
 }
 
-/// How one file is stored in a ZIP: WAV and text deflated, the already compressed formats
-/// stored as they are; AES-256 (WinZip AE-2) when there is a password; ZIP64 when the file
-/// needs it.
+/// `at` as a ZIP entry's time, which has no time zone: the local time in `tz` (the zone
+/// results are written in), to the even second below. 1980-01-01, the earliest a ZIP can
+/// hold, for a time outside what it can.
+pub fn zip_time(at: store::Micros, tz: chrono_tz::Tz) -> DateTime {
+    chrono::DateTime::from_timestamp_micros(at)
+        .and_then(|utc| DateTime::try_from(utc.with_timezone(&tz).naive_local()).ok())
+        .unwrap_or_default()
+}
+
+/// How one file is stored in a ZIP: dated `modified`; WAV and text deflated, the already
+/// compressed formats stored as they are; AES-256 (WinZip AE-2) when there is a password;
+/// ZIP64 when the file needs it.
 fn entry_options<'k>(
     compress: bool,
     len: u64,
+    modified: DateTime,
     password: Option<&'k str>,
 ) -> FileOptions<'k, 'static, ()> {
     let method = if compress {
@@ -50,6 +60,7 @@ fn entry_options<'k>(
     };
     let options = SimpleFileOptions::default()
         .compression_method(method)
+        .last_modified_time(modified)
         .large_file(len >= u64::from(u32::MAX));
     match password {
         Some(p) => options.with_aes_encryption(AesMode::Aes256, p),
@@ -66,17 +77,18 @@ pub fn file_name(record_id: i64, format: ::export::Format) -> String {
     format!("{record_id}.{}", format.extension())
 }
 
-/// `file` (the export of one recording) as the only entry `name` of an AES-256 encrypted
-/// ZIP, in an anonymous temporary file in `dir`, read from its start.
+/// `file` (the export of one recording) as the only entry `name`, dated `modified`, of an
+/// AES-256 encrypted ZIP, in an anonymous temporary file in `dir`, read from its start.
 pub fn zipped(
     file: File,
     name: &str,
+    modified: DateTime,
     format: ::export::Format,
     password: &str,
     dir: &Path,
 ) -> Result<File, String> {
     let mut out = tempfile::tempfile_in(dir).map_err(zip_error)?;
-    zip_into(file, name, format, password, &mut out)?;
+    zip_into(file, name, modified, format, password, &mut out)?;
     out.seek(SeekFrom::Start(0)).map_err(zip_error)?;
     Ok(out)
 }
@@ -85,6 +97,7 @@ pub fn zipped(
 pub fn zip_into(
     file: File,
     name: &str,
+    modified: DateTime,
     format: ::export::Format,
     password: &str,
     out: &mut File,
@@ -92,7 +105,7 @@ pub fn zip_into(
     let len = file.metadata().map_err(zip_error)?.len();
     let mut zip = ZipWriter::new(BufWriter::new(out));
     let compress = format == ::export::Format::Wav;
-    zip.start_file(name, entry_options(compress, len, Some(password)))
+    zip.start_file(name, entry_options(compress, len, modified, Some(password)))
         .map_err(zip_error)?;
     io::copy(&mut BufReader::new(file), &mut zip).map_err(zip_error)?;
     zip.finish().map_err(zip_error)?.flush().map_err(zip_error)
@@ -106,9 +119,16 @@ pub struct Item {
     pub outcome: Outcome,
 }
 
+/// A finished recording's stored WAV.
+pub struct Stored {
+    pub path: PathBuf,
+    /// When the recording started: its entry's time in a ZIP.
+    pub start: store::Micros,
+}
+
 pub enum Outcome {
-    /// A finished recording with audio: its stored WAV.
-    Found(PathBuf),
+    /// A finished recording with audio.
+    Found(Stored),
     NotFound,
     NoAudio,
     StillRecording,
@@ -131,15 +151,18 @@ impl Outcome {
             }) => Outcome::Purged(time(at)),
             Some(rec) if rec.state == store::RecordingState::Open => Outcome::StillRecording,
             Some(rec) if !rec.audio || rec.media_path.is_empty() => Outcome::NoAudio,
-            Some(rec) => Outcome::Found(recordings_dir.join(&rec.media_path)),
+            Some(rec) => Outcome::Found(Stored {
+                path: recordings_dir.join(&rec.media_path),
+                start: rec.recording_start,
+            }),
         }
     }
 
     /// The stored WAV of recording `record_id`, or why it cannot be exported, as EXPORT
     /// says it (code 31).
-    pub fn into_path(self, record_id: i64) -> Result<PathBuf, String> {
+    pub fn into_stored(self, record_id: i64) -> Result<Stored, String> {
         Err(match self {
-            Outcome::Found(path) => return Ok(path),
+            Outcome::Found(stored) => return Ok(stored),
             Outcome::NotFound => format!("no recording has RECORDID {record_id}"),
             Outcome::NoAudio => format!("recording {record_id} has no audio"),
             Outcome::StillRecording => {
@@ -162,31 +185,41 @@ pub struct Multi {
     pub password: Option<String>,
     /// Where temporary encoded files go (the recordings directory).
     pub temp_dir: PathBuf,
+    /// The time zone of the entries' times.
+    pub tz: chrono_tz::Tz,
 }
 
 /// Writes the MULTIEXPORT ZIP to `out` strictly in order (nothing is sought back to): one
-/// `<RECORDID>.<ext>` per recording found, each encoded just before it is added, then
-/// `manifest.csv` with every IDENT's outcome. Memory does not grow with the number or the
+/// `<RECORDID>.<ext>` per recording found, each encoded just before it is added and dated
+/// when the recording started, then `manifest.csv` with every IDENT's outcome, dated when
+/// the archive was begun. Memory does not grow with the number or the
 /// size of the recordings. Fails only when writing to `out` fails (the client went away)
 /// or the archive cannot be written; a recording that cannot be encoded is a manifest row.
 pub fn write_multi(job: Multi, out: impl Write) -> Result<(), String> {
+    let made = zip_time(engine::now_micros(), job.tz);
     let mut zip = ZipWriter::new_stream(out);
     let password = job.password.as_deref();
     let mut manifest = String::from("IDENT,FILE,OUTCOME,DETAIL\r\n");
     for item in &job.items {
         let file_name = file_name(item.record_id, job.format);
         let (file, outcome, detail) = match &item.outcome {
-            Outcome::Found(path) => match encoded(path, job.format, job.options, &job.temp_dir) {
-                Ok(file) => {
-                    let len = file.metadata().map_err(zip_error)?.len();
-                    let compress = job.format == ::export::Format::Wav;
-                    zip.start_file(file_name.as_str(), entry_options(compress, len, password))
+            Outcome::Found(stored) => {
+                match encoded(&stored.path, job.format, job.options, &job.temp_dir) {
+                    Ok(file) => {
+                        let len = file.metadata().map_err(zip_error)?.len();
+                        let compress = job.format == ::export::Format::Wav;
+                        let modified = zip_time(stored.start, job.tz);
+                        zip.start_file(
+                            file_name.as_str(),
+                            entry_options(compress, len, modified, password),
+                        )
                         .map_err(zip_error)?;
-                    io::copy(&mut BufReader::new(file), &mut zip).map_err(zip_error)?;
-                    (file_name.as_str(), "exported", String::new())
+                        io::copy(&mut BufReader::new(file), &mut zip).map_err(zip_error)?;
+                        (file_name.as_str(), "exported", String::new())
+                    }
+                    Err(why) => ("", "failed", why),
                 }
-                Err(why) => ("", "failed", why),
-            },
+            }
             Outcome::NotFound => ("", "not found", String::new()),
             Outcome::NoAudio => ("", "no audio", String::new()),
             Outcome::StillRecording => ("", "still recording", String::new()),
@@ -196,7 +229,7 @@ pub fn write_multi(job: Multi, out: impl Write) -> Result<(), String> {
     }
     zip.start_file(
         "manifest.csv",
-        entry_options(true, manifest.len() as u64, password),
+        entry_options(true, manifest.len() as u64, made, password),
     )
     .map_err(zip_error)?;
     zip.write_all(manifest.as_bytes()).map_err(zip_error)?;

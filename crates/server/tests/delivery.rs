@@ -183,6 +183,86 @@ fn multiexport_zips_every_recording_with_a_manifest() {
     assert_eq!(code(&doc), 26, "{doc}");
 }
 
+/// Each entry of the ZIP at `archive` with its time (`YYYY-MM-DDTHH:MM:SS`), read by Python's
+/// zipfile.
+fn zip_times(archive: &Path) -> Vec<(String, String)> {
+    let o = Command::new("python3")
+        .arg(testdata("delivery/zip_times.py"))
+        .arg(archive)
+        .output()
+        .expect("python3 runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| {
+            let (name, time) = l.rsplit_once(' ').unwrap();
+            (name.to_string(), time.to_string())
+        })
+        .collect()
+}
+
+/// ZIP entries are dated: a recording when it started, the manifest when the archive was
+/// made, both in the configured time zone (ZIP times have none, and count in 2 s steps).
+#[test]
+fn zip_entries_carry_the_recordings_time_and_the_archives() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = replay_with(dir.path(), "[api]\ntimezone = \"America/New_York\"\n");
+    let list = s.api("type=calllist&requestid=2");
+    let call = &sections(&list, "CALL")[0];
+    let id = field(call, "RECORDID");
+    // `2026-12-04T12:00:01-05:00`: the local time, to the even second below.
+    let recorded = field(call, "RECORDINGTIME");
+    let second: u32 = recorded[17..19].parse().unwrap();
+    let recorded = format!("{}{:02}", &recorded[..17], second - second % 2);
+    let now = || {
+        let epoch = std::time::UNIX_EPOCH.elapsed().unwrap().as_secs();
+        chrono::DateTime::from_timestamp(epoch as i64, 0)
+            .unwrap()
+            .with_timezone(&chrono_tz::America::New_York)
+            .format("%Y-%m-%dT%H:%M:%S")
+            .to_string()
+    };
+
+    let r = s.get(&format!(
+        "/webAPI.aspx?type=export&requestid=3&uniquefield=recordid&uniqueid={id}&media_format=wav&encrypt=Y&password=pw"
+    ));
+    assert_eq!(r.header("content-type"), Some("application/zip"));
+    let single = dir.path().join("single.zip");
+    std::fs::write(&single, &r.body).unwrap();
+    assert_eq!(
+        zip_times(&single),
+        [(format!("{id}.wav"), recorded.clone())]
+    );
+
+    for encrypt in ["", "&encrypt=Y&password=pw"] {
+        let before = now();
+        let r = s.get(&format!(
+            "/webAPI.aspx?type=multiexport&requestid=4&ident={id}&media_format=mp3{encrypt}"
+        ));
+        let after = now();
+        assert_eq!(r.header("content-type"), Some("application/zip"));
+        let multi = dir.path().join("multi.zip");
+        std::fs::write(&multi, &r.body).unwrap();
+        let times = zip_times(&multi);
+        assert_eq!(
+            times[0],
+            (format!("{id}.mp3"), recorded.clone()),
+            "{encrypt}"
+        );
+        let (name, made) = &times[1];
+        assert_eq!(name, "manifest.csv");
+        // `before` less up to one second (the even second below), to `after`.
+        let floor = |t: &str| {
+            let s: u32 = t[17..19].parse().unwrap();
+            format!("{}{:02}", &t[..17], s - s % 2)
+        };
+        assert!(
+            floor(&before) <= *made && *made <= after,
+            "{encrypt}: {before} <= {made} <= {after}"
+        );
+    }
+}
+
 #[test]
 fn multiexport_list_is_capped_and_refused_on_the_socket_api() {
     let dir = tempfile::tempdir().unwrap();
@@ -361,6 +441,16 @@ fn emailexport_sends_the_export_through_smtp() {
         let doc = s.api(&format!("type=emailexport&requestid=5&{query}"));
         assert_eq!(code(&doc), want, "{query}: {doc}");
     }
+    // A bad address says which, and nothing else.
+    let doc = s.api(&format!(
+        "type=emailexport&requestid=6&uniquefield=recordid&uniqueid={id}&media_format=wav&email=notanaddress"
+    ));
+    assert_eq!(code(&doc), 17, "{doc}");
+    assert_eq!(
+        field(&doc, "RESULTMSG"),
+        "API_INVALID_MESSAGE_FORMAT: EMAIL \"notanaddress\" is not an e-mail address",
+        "{doc}"
+    );
     assert!(!inbox.join("2.eml").exists());
 }
 

@@ -79,7 +79,7 @@ fn an_unreachable_database_stops_start_up_without_showing_the_password() {
     ]);
     assert!(!ok);
     assert!(
-        err.contains("cannot open the catalog postgres://callvault:***@127.0.0.1:1/callvault"),
+        err.contains("cannot open the catalog at postgres://callvault:***@127.0.0.1:1/callvault"),
         "{err}"
     );
     assert!(err.contains("refused"), "{err}");
@@ -104,8 +104,20 @@ fn a_wrong_database_url_stops_start_up_without_showing_the_password() {
     ] {
         let (ok, err) = serve(&["--database", url]);
         assert!(!ok, "{url}");
-        assert!(err.contains("cannot open the catalog"), "{url}: {err}");
+        assert!(err.contains("cannot open the catalog at "), "{url}: {err}");
         assert!(!err.contains("s3cret-pw"), "{url}: {err}");
+    }
+    // The server's reason once, on the one line that says what failed.
+    let (_, err) = serve(&[
+        "--database",
+        "postgres://postgres:s3cret-pw@127.0.0.1:5432/callvault_no_such_database",
+    ]);
+    let postgres = std::env::var("CALLVAULT_TEST_BACKEND").as_deref() == Ok("postgres");
+    let unknown = "callvault serve: cannot open the catalog at postgres://postgres:***@127.0.0.1:5432/callvault_no_such_database: database \"callvault_no_such_database\" does not exist";
+    let last = err.trim_end().lines().last().unwrap_or("");
+    if postgres || !last.contains("refused") {
+        assert_eq!(last, unknown, "{err}");
+        assert_eq!(err.matches("does not exist").count(), 1, "{err}");
     }
 }
 
@@ -132,7 +144,7 @@ fn the_database_can_be_given_in_the_environment() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
-        err.contains("cannot open the catalog redis://:***@127.0.0.1/0"),
+        err.contains("cannot open the catalog at redis://:***@127.0.0.1/0"),
         "{err}"
     );
     assert!(!err.contains("s3cret-pw"), "{err}");

@@ -13,15 +13,18 @@ pub enum StoreError {
         "unsupported database location: expected a file path, a sqlite: URL or a postgres:// URL"
     )]
     UnsupportedDatabase,
-    /// The database answered with an error, or could not be reached.
-    #[error("database error: {0}")]
-    Database(#[source] Arc<sqlx::Error>),
+    /// The database answered with an error, or could not be reached. The message holds
+    /// its causes already, so the error gives no source (a report of the whole chain would
+    /// say each cause again).
+    #[error("{}", database_message(.0))]
+    Database(Arc<sqlx::Error>),
     /// The database server did not answer in time.
     #[error("database error: the database server did not answer within 10 s")]
     Unreachable,
     /// The schema could not be brought up to date.
+    /// No source, as `Database`.
     #[error("database migration failed: {0}")]
-    Migrate(#[source] Arc<sqlx::migrate::MigrateError>),
+    Migrate(Arc<sqlx::migrate::MigrateError>),
     /// A row holds a value the model has no name for (written by something other than callvault).
     #[error("corrupt row in {table}: {detail}")]
     CorruptRow { table: &'static str, detail: String },
@@ -34,6 +37,15 @@ pub enum StoreError {
     /// The store was closed (or its writer stopped) before the write could be made durable.
     #[error("the store is closed")]
     Closed,
+}
+
+/// What the database server said for an error it answered with (`database "x" does not
+/// exist`), without sqlx's prefix; sqlx's message for any other error.
+fn database_message(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(db) => db.message().to_string(),
+        other => other.to_string(),
+    }
 }
 
 impl From<sqlx::Error> for StoreError {

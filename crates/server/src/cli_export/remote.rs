@@ -18,15 +18,17 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most of a `<RESULT>` document (or other answer that is not a file) that is read.
 const MAX_RESULT_BYTES: u64 = 1 << 20;
 
+/// Downloads the export `args` ask for from `url`, the server's `/webAPI.aspx` (as
+/// [`webapi_url`] made it from `--server`).
 pub fn download(
-    server: &str,
+    url: &str,
     args: &ExportArgs,
     output: &mut Output,
     bar: &ProgressBar,
 ) -> anyhow::Result<()> {
-    let url = webapi_url(server)?;
     let record_id = args.recordid.map(|id| id.to_string());
-    let mut form = vec![("REQUESTID", "1"), ("MEDIA_FORMAT", args.format.as_str())];
+    let format = args.format.to_string();
+    let mut form = vec![("REQUESTID", "1"), ("MEDIA_FORMAT", format.as_str())];
     match (&record_id, &args.ident) {
         (Some(id), _) => form.extend([
             ("TYPE", "EXPORT"),
@@ -45,7 +47,7 @@ pub fn download(
         .build()
         .into();
     let response = agent
-        .post(&url)
+        .post(url)
         .send_form(form)
         .map_err(|e| anyhow!("no answer from the server at {url}: {e}"))?;
 
@@ -98,16 +100,13 @@ pub fn download(
 
 /// `<server>/webAPI.aspx`. `server` is the WebAPI's base address, `http://host:port`,
 /// perhaps with a path before `/webAPI.aspx` (as a reverse proxy may add); the full
-/// address of `/webAPI.aspx` itself is taken as it is.
-fn webapi_url(server: &str) -> anyhow::Result<String> {
-    let wrong = || {
-        anyhow!(
-            "--server must be the server's http:// address, like http://127.0.0.1:2012, not {server:?}"
-        )
-    };
-    let uri: Uri = server.parse().map_err(|_| wrong())?;
+/// address of `/webAPI.aspx` itself is taken as it is. `--server`'s value parser, so a
+/// wrong address is a usage error.
+pub fn webapi_url(server: &str) -> Result<String, String> {
+    let wrong = "it must be the server's http:// address, like http://127.0.0.1:2012";
+    let uri: Uri = server.parse().map_err(|_| wrong.to_string())?;
     if uri.scheme_str() != Some("http") || uri.authority().is_none() || uri.query().is_some() {
-        return Err(wrong());
+        return Err(wrong.to_string());
     }
     let base = server.trim_end_matches('/');
     if base.to_ascii_lowercase().ends_with("/webapi.aspx") {
@@ -148,8 +147,11 @@ mod tests {
             "not a url",
             "",
         ] {
-            let err = webapi_url(bad).unwrap_err().to_string();
-            assert!(err.contains("--server must be"), "{bad}: {err}");
+            let err = webapi_url(bad).unwrap_err();
+            assert!(
+                err.contains("it must be the server's http://"),
+                "{bad}: {err}"
+            );
         }
     }
 }

@@ -28,7 +28,7 @@ pub async fn email_export(ctx: &Ctx, req: &Request) -> Result<Done, ApiError> {
     let to: Mailbox = email
         .trim()
         .parse()
-        .map_err(|e| invalid(format!("EMAIL {email:?} is not an e-mail address: {e}")))?;
+        .map_err(|_| invalid(format!("EMAIL {email:?} is not an e-mail address")))?;
     let media = find(ctx, &p, None).await?;
     let smtp = &ctx.smtp;
     if smtp.host.is_empty() {

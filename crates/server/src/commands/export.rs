@@ -5,7 +5,7 @@ use store::{RecordingRow, TextField};
 use wire::{Code, Request};
 
 use super::{Ctx, Media, Params, invalid};
-use crate::packaging::Outcome;
+use crate::packaging::{self, Outcome};
 
 /// UNIQUEFIELD names, and the column each one searches.
 fn unique_field(name: &str) -> Option<Option<TextField>> {
@@ -85,12 +85,13 @@ pub fn media(
     password: Option<String>,
 ) -> Result<Media, ApiError> {
     let record_id = rec.record_id;
-    let path = Outcome::of(Some(rec), &ctx.recordings_dir, |t| ctx.time(Some(t)))
-        .into_path(record_id)
+    let stored = Outcome::of(Some(rec), &ctx.recordings_dir, |t| ctx.time(Some(t)))
+        .into_stored(record_id)
         .map_err(|why| ApiError::new(Code::RecordingNotFound, why))?;
     Ok(Media {
         record_id,
-        path,
+        path: stored.path,
+        modified: packaging::zip_time(stored.start, ctx.tz),
         format,
         options: ctx.export_options,
         password,

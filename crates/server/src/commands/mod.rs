@@ -107,6 +107,8 @@ pub enum Transport {
 pub struct Media {
     pub record_id: i64,
     pub path: PathBuf,
+    /// When the recording started, as the time of its entry in an encrypted export's ZIP.
+    pub modified: zip::DateTime,
     pub format: ::export::Format,
     pub options: ::export::Options,
     pub password: Option<String>,

@@ -40,6 +40,7 @@ pub async fn multi_export(ctx: &Ctx, req: &Request) -> Result<(Multi, String), A
             options: ctx.export_options,
             password,
             temp_dir: ctx.recordings_dir.clone(),
+            tz: ctx.tz,
         },
         "recordings.zip".to_string(),
     ))
