@@ -126,3 +126,28 @@ fn a_capture_without_sip_or_rtp_says_why_nothing_was_recorded() {
     );
     assert_eq!(field(&source, "PACKETS"), "1", "{source}");
 }
+
+#[test]
+fn a_replay_cut_short_is_replayed_whole_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let pcap = common::testdata("pcap/sip-call-rtp-g711.pcap");
+
+    // In real time the call lasts 26 s: stop once its audio is being recorded.
+    let mut s = ServerBuilder::new(&data)
+        .capture("sip-call-rtp-g711.pcap", "realtime")
+        .start();
+    common::wait_for(std::time::Duration::from_secs(30), || {
+        let doc = s.api("type=systemstatus&requestid=1");
+        let source = sections(&doc, "SOURCE").into_iter().next()?;
+        (field(&source, "RTPPACKETS") != "0").then_some(())
+    });
+    assert!(s.terminate().success());
+
+    let s = start(&data, &pcap, &[]);
+    let source = s.wait_capture_finished();
+    assert_eq!(field(&source, "MESSAGE"), "", "{source}");
+    assert_eq!(field(&source, "CALLS"), "2", "{source}");
+    // The cut replay's recording (ended at shutdown) and the complete one.
+    assert_eq!(record_ids(&s), ["2", "1"]);
+}
