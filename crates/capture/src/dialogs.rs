@@ -18,6 +18,9 @@ const MAX_ENDED: usize = 65_536;
 /// RTP streams (side × SSRC) followed per dialog; a dialog cycling through more SSRCs
 /// than this starts over with fresh anchors.
 const MAX_STREAMS: usize = 64;
+/// Streams (source, destination, SSRC) of RTP no SIP call set up that are told apart for
+/// the stray-stream count; beyond this the count stops growing.
+const MAX_STRAY_STREAMS: usize = 4096;
 /// Recent sequence numbers per stream used to drop duplicated packets (SPAN ports often
 /// see a packet twice).
 const DUP_WINDOW: usize = 64;
@@ -198,6 +201,8 @@ pub struct Tracker {
     ended_order: VecDeque<String>,
     /// RTP receive address announced in SDP → (dialog, party that receives there).
     media: HashMap<SocketAddr, (String, Side)>,
+    /// Streams of RTP sent where no SIP call announced media (see `stray_rtp_streams`).
+    stray_streams: HashSet<(SocketAddr, SocketAddr, u32)>,
     next_order: u64,
     last_ts: Option<Micros>,
 }
@@ -218,6 +223,7 @@ impl Tracker {
             ended: HashMap::new(),
             ended_order: VecDeque::new(),
             media: HashMap::new(),
+            stray_streams: HashSet::new(),
             next_order: 0,
             last_ts: None,
         }
@@ -311,6 +317,7 @@ impl Tracker {
             .collect();
         self.dialogs.clear();
         self.media.clear();
+        self.stray_streams.clear();
         self.ended.clear();
         self.ended_order.clear();
         self.tcp = TcpReassembler::new();
@@ -503,6 +510,14 @@ impl Tracker {
         };
         let Some((call_id, sender)) = found else {
             CaptureStats::bump(&self.stats.ignored_packets);
+            if let Some(packet) = rtp::parse(payload) {
+                CaptureStats::bump(&self.stats.stray_rtp_packets);
+                if self.stray_streams.len() < MAX_STRAY_STREAMS
+                    && self.stray_streams.insert((src, dst, packet.ssrc))
+                {
+                    CaptureStats::bump(&self.stats.stray_rtp_streams);
+                }
+            }
             return;
         };
         let Some(packet) = rtp::parse(payload) else {

@@ -33,6 +33,12 @@ pub struct CaptureStats {
     pub undecodable_packets: AtomicU64,
     /// Dialogs started (INVITEs with a new Call-ID).
     pub calls: AtomicU64,
+    /// UDP packets that parse as RTP but were sent where no SIP call announced media (also
+    /// counted in `ignored_packets`): the media of calls whose signalling is not in the
+    /// capture.
+    pub stray_rtp_packets: AtomicU64,
+    /// Distinct streams (source, destination, SSRC) among `stray_rtp_packets`, up to 4096.
+    pub stray_rtp_streams: AtomicU64,
     state: Mutex<CaptureState>,
 }
 
@@ -46,6 +52,8 @@ pub struct CaptureStatsSnapshot {
     pub ignored_packets: u64,
     pub undecodable_packets: u64,
     pub calls: u64,
+    pub stray_rtp_packets: u64,
+    pub stray_rtp_streams: u64,
     pub state: CaptureState,
 }
 
@@ -61,6 +69,8 @@ impl CaptureStats {
             ignored_packets: self.ignored_packets.load(Ordering::Relaxed),
             undecodable_packets: self.undecodable_packets.load(Ordering::Relaxed),
             calls: self.calls.load(Ordering::Relaxed),
+            stray_rtp_packets: self.stray_rtp_packets.load(Ordering::Relaxed),
+            stray_rtp_streams: self.stray_rtp_streams.load(Ordering::Relaxed),
             state: self.state(),
         }
     }

@@ -123,6 +123,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         &config.capture.files,
         config.capture.speed,
         Duration::from_millis(config.capture.start_delay_ms),
+        config.capture.replay_again,
         &engine,
         &stop_rx,
     );

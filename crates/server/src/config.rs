@@ -54,6 +54,9 @@ pub struct ServeArgs {
     /// How fast capture files are replayed [default: realtime].
     #[arg(long, env = "CALLVAULT_CAPTURE_SPEED", value_enum)]
     pub capture_speed: Option<CaptureSpeed>,
+    /// Replay capture files even if they were already replayed to their end.
+    #[arg(long, env = "CALLVAULT_CAPTURE_REPLAY_AGAIN")]
+    pub capture_replay_again: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, ValueEnum)]
@@ -121,6 +124,9 @@ pub struct Capture {
     /// Wait this long after the listeners are bound before replaying the files, so clients
     /// (an events client, for instance) can connect first.
     pub start_delay_ms: u64,
+    /// Replay the files even if they were already replayed to their end (each file replayed
+    /// to its end is remembered in the catalog and skipped at later starts).
+    pub replay_again: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -425,6 +431,9 @@ impl Config {
         }
         if let Some(s) = args.capture_speed {
             config.capture.speed = s;
+        }
+        if args.capture_replay_again {
+            config.capture.replay_again = true;
         }
         config.validate()?;
         Ok(config)

@@ -18,6 +18,7 @@ macro_rules! on_pool {
     };
 }
 
+mod captures;
 mod directory;
 mod error;
 mod groups;
@@ -26,6 +27,7 @@ mod retention;
 mod sql;
 mod writer;
 
+pub use captures::CaptureFile;
 pub use directory::{
     AgentKey, DirectoryError, Lookup, NewUser, Phone, Refusal, User, UserChange, UserKey,
     hash_password,

@@ -2,11 +2,12 @@
 //! SYSTEMSTATUS, CHANNELSTATUS. They change nothing.
 
 use engine::ApiError;
+
+use crate::capture_sources::SourceState;
 use wire::{Code, Node, Request};
 
 use super::{Ctx, Done, Params};
 use crate::render;
-use capture::CaptureState;
 
 fn count(n: usize) -> Node {
     Node::field("COUNT", n.to_string())
@@ -137,9 +138,17 @@ pub async fn system_status(ctx: &Ctx) -> Result<Done, ApiError> {
     for source in ctx.captures.list() {
         let stats = source.stats.snapshot();
         let (state, why) = match source.state.lock().map(|s| s.clone()) {
-            Ok(CaptureState::Running) => ("RUNNING", String::new()),
-            Ok(CaptureState::Finished) => ("FINISHED", String::new()),
-            Ok(CaptureState::Failed(why)) => ("FAILED", why),
+            Ok(SourceState::Running) => ("RUNNING", String::new()),
+            Ok(SourceState::Finished(why)) => ("FINISHED", why),
+            Ok(SourceState::AlreadyReplayed(at)) => (
+                "FINISHED",
+                format!(
+                    "already replayed to its end at {}; skipped \
+                     (--capture-replay-again replays it)",
+                    ctx.time(Some(at))
+                ),
+            ),
+            Ok(SourceState::Failed(why)) => ("FAILED", why),
             Err(_) => ("FAILED", "state unavailable".to_string()),
         };
         capture.push(Node::Section(
