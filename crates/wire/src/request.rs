@@ -2,6 +2,7 @@
 //! every parser enforces, and the validation all request forms share (PROTOCOL §2.1).
 
 use crate::code::Code;
+use crate::xml_request::is_xml_char;
 
 /// A request, whichever form it arrived in (query string, form body, XML, socket).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,13 +154,6 @@ pub(crate) fn is_xml_name(name: &str) -> bool {
     start_ok(first) && chars.all(|c| start_ok(c) || c.is_ascii_digit() || c == '-' || c == '.')
 }
 
-/// Characters XML 1.0 documents can hold.
-fn is_xml_char(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
-}
-
-/// The checks every request form shares, applied once its shape is known to be right:
-/// TYPE present (17), REQUESTID valid (14), and every value within its length (26).
 /// Checks one parameter's value as every request form does: 16 for a character XML 1.0
 /// cannot carry, 26 beyond its length limit.
 pub fn check_value(name: &str, value: &str, limits: &Limits) -> Result<(), WireError> {
@@ -180,6 +174,8 @@ pub fn check_value(name: &str, value: &str, limits: &Limits) -> Result<(), WireE
     Ok(())
 }
 
+/// The checks every request form shares, applied once its shape is known to be right:
+/// TYPE present (17), REQUESTID valid (14), and every value within its length (26).
 pub(crate) fn validate(
     request_type: Option<String>,
     request_id: Option<String>,
