@@ -27,12 +27,17 @@ fn instances(s: &Server, device: &str) -> Vec<(String, String, String)> {
         .collect()
 }
 
-fn status_of(s: &Server, device: &str, instance: &str) -> String {
+/// STATUS and the whole `<INSTANCE>` section of one call instance on the device.
+fn instance(s: &Server, device: &str, instance: &str) -> (String, String) {
     instances(s, device)
         .into_iter()
         .find(|(i, _, _)| i == instance)
-        .map(|(_, st, _)| st)
+        .map(|(_, st, section)| (st, section))
         .unwrap_or_else(|| panic!("no instance {instance:?} on {device}"))
+}
+
+fn status_of(s: &Server, device: &str, call_instance: &str) -> String {
+    instance(s, device, call_instance).0
 }
 
 fn blackout_flag(s: &Server, device: &str) -> String {
@@ -241,10 +246,7 @@ fn realtime_call_moved_onto_a_blacked_out_agent_is_silent_until_moved_away() {
     sleep_until(3 * 8000);
     let start_lo = recorded_frames(&s);
     let start_hi = move_call_to(&s, &ann);
-    let (_, status, section) = instances(&s, "francisco")
-        .into_iter()
-        .find(|(i, _, _)| i == rtp::G711_CALL_ID)
-        .expect("the recorded call");
+    let (status, section) = instance(&s, "francisco", rtp::G711_CALL_ID);
     assert_eq!(status, "RECORDINGPAUSED", "{section}");
     let spans = sections(&section, "BLACKOUT");
     assert_eq!(spans.len(), 1, "{section}");
@@ -255,10 +257,7 @@ fn realtime_call_moved_onto_a_blacked_out_agent_is_silent_until_moved_away() {
     sleep_until(start_hi + 4 * 8000);
     let end_lo = recorded_frames(&s);
     let end_hi = move_call_to(&s, &bob);
-    let (_, status, section) = instances(&s, "francisco")
-        .into_iter()
-        .find(|(i, _, _)| i == rtp::G711_CALL_ID)
-        .expect("the recorded call");
+    let (status, section) = instance(&s, "francisco", rtp::G711_CALL_ID);
     assert_eq!(status, "RECORDING", "{section}");
     let spans = sections(&section, "BLACKOUT");
     assert_eq!(spans.len(), 1, "{section}");

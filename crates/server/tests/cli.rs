@@ -277,27 +277,8 @@ fn export_from_the_data_directory() {
     );
     // An unknown format is an option mistake, refused with the formats there are; any
     // case, and the aliases, are taken.
-    for format in ["flac", "ogg"] {
-        usage_error(
-            &export(
-                &data,
-                &[
-                    "--recordid",
-                    &record_id,
-                    "--format",
-                    format,
-                    "-o",
-                    missing.to_str().unwrap(),
-                ],
-            ),
-            &[
-                &format!("invalid value '{format}' for '--format <FORMAT>'"),
-                "[possible values: WAV, GSMWAV, MP3, WEBM]",
-            ],
-        );
-    }
-    for format in ["gsm", "Gsm_Wav", "webma"] {
-        succeeded(&export(
+    let in_format = |format: &str| {
+        export(
             &data,
             &[
                 "--recordid",
@@ -307,7 +288,19 @@ fn export_from_the_data_directory() {
                 "-o",
                 missing.to_str().unwrap(),
             ],
-        ));
+        )
+    };
+    for format in ["flac", "ogg"] {
+        usage_error(
+            &in_format(format),
+            &[
+                &format!("invalid value '{format}' for '--format <FORMAT>'"),
+                "[possible values: WAV, GSMWAV, MP3, WEBM]",
+            ],
+        );
+    }
+    for format in ["gsm", "Gsm_Wav", "webma"] {
+        succeeded(&in_format(format));
         std::fs::remove_file(&missing).unwrap();
     }
     // A blank password is refused before anything is done.
